@@ -1,0 +1,67 @@
+"""Configuration: one pydantic-settings `Settings`, read from `TSW_*` environment variables.
+
+Built once in an entrypoint (`tsw serve`, `tsw up`, a test fixture) and passed down; nothing reads
+the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["REPO_ROOT", "Settings"]
+
+#: The checkout this package runs from (editable install); holds `schemas/` and `deploy/`.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TSW_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="Keys, SQLite database, local broker data.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default sqlite+aiosqlite in data_dir."
+    )
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    schema_packs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Extra schema-pack directories, joined by os.pathsep."
+    )
+    kafka_cache_dir: Path = Field(
+        default=REPO_ROOT / ".cache" / "kafka", description="Where Maven puts the Kafka jars."
+    )
+    max_body_bytes: int = 10 * 1024 * 1024
+    relay_batch_size: int = 500
+    relay_idle_poll_ms: int = 200
+    kafka_request_timeout_ms: int = 10_000
+    topic_partitions: int = 3
+    topic_replication_factor: int = 1
+    event_source: str = "urn:tsw:gateway"
+
+    @field_validator("schema_packs", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [Path(part) for part in value.split(os.pathsep) if part.strip()]
+        return value
+
+    @property
+    def builtin_packs_dir(self) -> Path:
+        return REPO_ROOT / "schemas"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def kafka_data_dir(self) -> Path:
+        return self.data_dir / "kafka"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'tsw.db').resolve()}"

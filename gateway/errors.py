@@ -1,0 +1,101 @@
+"""The gateway's one exception tree.
+
+GatewayError
+├── DocumentError                 the submitted document cannot be accepted (4xx to the caller)
+│   ├── DocumentInvalid           schema or business-rule problems; carries every `Problem` found (422)
+│   ├── UnsafeDocument            DOCTYPE, entities, malformed XML/UTF-8, nesting bombs (400)
+│   ├── UnknownDocumentType       no schema pack matches the document (422)
+│   └── UnsupportedMediaType      neither XML nor JSON (415)
+├── PackError                     a schema pack on disk is malformed (start-up failure)
+├── AuthError                     missing or unknown credentials (401)
+├── NotFound                      the resource does not exist or is not the caller's (404)
+├── Conflict                      e.g. an Idempotency-Key reused with another body (409)
+├── SignatureInvalid              a JWS does not verify against the keys offered
+└── ServiceUnavailable            a dependency (database, broker) is down; `retriable` is True (503)
+
+`retriable` tells a caller whether trying the same thing again later can succeed.
+Third-party exceptions are translated at the boundary with ``raise X(...) from exc``; the HTTP
+mapping lives only in `gateway.api.problems`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gateway.documents.problems import Problem
+
+__all__ = [
+    "AuthError",
+    "Conflict",
+    "DocumentError",
+    "DocumentInvalid",
+    "GatewayError",
+    "NotFound",
+    "PackError",
+    "ServiceUnavailable",
+    "SignatureInvalid",
+    "UnknownDocumentType",
+    "UnsafeDocument",
+    "UnsupportedMediaType",
+]
+
+
+class GatewayError(Exception):
+    """Root of every error the gateway raises on purpose."""
+
+    retriable: bool = False
+
+
+class DocumentError(GatewayError):
+    """The submitted document cannot be accepted."""
+
+
+class DocumentInvalid(DocumentError):
+    """The document breaks its schema or business rules; `problems` lists every one found."""
+
+    def __init__(self, problems: Sequence[Problem], *, document_type: str | None = None) -> None:
+        self.problems = list(problems)
+        self.document_type = document_type
+        super().__init__(f"{len(self.problems)} problem(s) found")
+
+
+class UnsafeDocument(DocumentError):
+    """Hostile or malformed input: DOCTYPE, entity declarations, broken XML or UTF-8."""
+
+    def __init__(self, message: str, *, path: str = "/") -> None:
+        self.problems = [Problem(code="document.unsafe", path=path, message=message)]
+        super().__init__(message)
+
+
+class UnknownDocumentType(DocumentError):
+    """No schema pack claims this document."""
+
+
+class UnsupportedMediaType(DocumentError):
+    """The body is neither XML nor JSON."""
+
+
+class PackError(GatewayError):
+    """A schema pack on disk cannot be loaded."""
+
+
+class AuthError(GatewayError):
+    """Missing, unknown, expired or revoked credentials."""
+
+
+class NotFound(GatewayError):
+    """The resource does not exist, or is not visible to the caller."""
+
+
+class Conflict(GatewayError):
+    """The request conflicts with the current state (e.g. Idempotency-Key reuse)."""
+
+
+class SignatureInvalid(GatewayError):
+    """A signature or receipt does not verify."""
+
+
+class ServiceUnavailable(GatewayError):
+    """A dependency the request needs is down; try again later."""
+
+    retriable = True
