@@ -30,10 +30,17 @@ class Settings(BaseSettings):
     schema_packs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list, description="Extra schema-pack directories, joined by os.pathsep."
     )
+    builtin_packs_dir: Path = Field(
+        default=REPO_ROOT / "schemas", description="The project's own schema packs (hk.tdec, hk.aci.road)."
+    )
     kafka_cache_dir: Path = Field(
         default=REPO_ROOT / ".cache" / "kafka", description="Where Maven puts the Kafka jars."
     )
     max_body_bytes: int = 10 * 1024 * 1024
+    kafka_max_message_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        description="Largest routed record; must exceed max_body_bytes plus headers.",
+    )
     relay_batch_size: int = 500
     relay_idle_poll_ms: int = 200
     kafka_request_timeout_ms: int = 10_000
@@ -47,10 +54,6 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [Path(part) for part in value.split(os.pathsep) if part.strip()]
         return value
-
-    @property
-    def builtin_packs_dir(self) -> Path:
-        return REPO_ROOT / "schemas"
 
     @property
     def keys_dir(self) -> Path:

@@ -5,9 +5,12 @@ GatewayError
 │   ├── DocumentInvalid           schema or business-rule problems; carries every `Problem` found (422)
 │   ├── UnsafeDocument            DOCTYPE, entities, malformed XML/UTF-8, nesting bombs (400)
 │   ├── UnknownDocumentType       no schema pack matches the document (422)
-│   └── UnsupportedMediaType      neither XML nor JSON (415)
+│   ├── UnsupportedMediaType      neither XML nor JSON (415)
+│   └── PayloadTooLarge           the body is over the configured limit (413)
 ├── PackError                     a schema pack on disk is malformed (start-up failure)
+├── InvalidRequest                a malformed query parameter or header (400)
 ├── AuthError                     missing or unknown credentials (401)
+├── Forbidden                     authenticated, but the role may not do this (403)
 ├── NotFound                      the resource does not exist or is not the caller's (404)
 ├── Conflict                      e.g. an Idempotency-Key reused with another body (409)
 ├── SignatureInvalid              a JWS does not verify against the keys offered
@@ -29,9 +32,12 @@ __all__ = [
     "Conflict",
     "DocumentError",
     "DocumentInvalid",
+    "Forbidden",
     "GatewayError",
+    "InvalidRequest",
     "NotFound",
     "PackError",
+    "PayloadTooLarge",
     "ServiceUnavailable",
     "SignatureInvalid",
     "UnknownDocumentType",
@@ -75,12 +81,24 @@ class UnsupportedMediaType(DocumentError):
     """The body is neither XML nor JSON."""
 
 
+class PayloadTooLarge(DocumentError):
+    """The request body is larger than `max_body_bytes`."""
+
+
 class PackError(GatewayError):
     """A schema pack on disk cannot be loaded."""
 
 
+class InvalidRequest(GatewayError):
+    """A query parameter or header the gateway cannot use (e.g. a forged paging cursor)."""
+
+
 class AuthError(GatewayError):
     """Missing, unknown, expired or revoked credentials."""
+
+
+class Forbidden(GatewayError):
+    """The caller is known but its role does not allow this."""
 
 
 class NotFound(GatewayError):

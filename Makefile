@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make run` (the local stack) and `make test` (the whole suite).
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
+
+.PHONY: install run test test-unit lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The whole local stack in the foreground: Kafka (fetched with Maven on first use) and the gateway.
+run: install
+	$(BIN)/tsw up --port $(PORT)
+
+## Every test, against a real Kafka broker (started by the tests) and real SQLite and PostgreSQL.
+test: install
+	TSW_TEST_POSTGRES_URL="$$(bash deploy/postgres/test-server.sh)" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check gateway adapters simulators tests
+	$(BIN)/ruff format --check gateway adapters simulators tests
+	$(BIN)/mypy
+
+## Throughput and latency of POST /v1/declarations against a gateway started for the purpose.
+bench: install
+	$(BIN)/tsw bench submit
+
+clean:
+	rm -rf $(VENV) .cache var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,62 @@
+"""Keys, health, readiness and metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from gateway.api.deps import GatewayDep
+from gateway.api.problems import problem
+from gateway.errors import ServiceUnavailable
+from gateway.messaging.kafka import broker_answers
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/.well-known/jwks.json", summary="Every public key that may still verify a receipt or event")
+async def jwks(gateway: GatewayDep) -> dict[str, Any]:
+    return gateway.keys.jwks()
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: the database and Kafka are reachable", responses={503: {}})
+async def readyz(gateway: GatewayDep) -> Any:
+    checks = {"database": await _database_ok(gateway), "kafka": await _kafka_ok(gateway)}
+    body = {name: "ok" if ok else "unavailable" for name, ok in checks.items()}
+    if all(checks.values()):
+        return {"status": "ready", **body}
+    return problem(
+        503,
+        "not-ready",
+        "Not ready",
+        "a dependency is unavailable",
+        headers={"Retry-After": "5"},
+        checks=body,
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(gateway: GatewayDep) -> Response:
+    return Response(gateway.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+async def _database_ok(gateway: GatewayDep) -> bool:
+    try:
+        async with gateway.uow_factory() as uow:
+            await uow.ping()
+    except ServiceUnavailable:
+        return False
+    return True
+
+
+async def _kafka_ok(gateway: GatewayDep) -> bool:
+    if gateway.relay.connected:
+        return True
+    return await broker_answers(gateway.settings.kafka_bootstrap_servers)

@@ -1,0 +1,112 @@
+"""The composition root: builds every concrete object of one gateway from `Settings`.
+
+Nothing else constructs engines, producers or keys. `Gateway.start()` migrates the database and starts
+the submission writer and the outbox relay; `stop()` undoes it. Both are safe to call twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.clients import ClientService
+from gateway.config import Settings
+from gateway.documents.packs import SchemaPack, discover_packs
+from gateway.documents.signing import GatewayKeys
+from gateway.documents.validator import DocumentValidator
+from gateway.messaging.kafka import create_producer, ensure_topics
+from gateway.messaging.relay import OutboxRelay
+from gateway.metrics import Metrics
+from gateway.store.database import create_engine, migrate
+from gateway.store.uow import UnitOfWorkFactory
+from gateway.store.writer import SubmissionWriter
+from gateway.submission import SubmissionService
+
+__all__ = ["Gateway", "build_gateway", "load_packs"]
+
+
+def load_packs(settings: Settings) -> list[SchemaPack]:
+    return discover_packs([settings.builtin_packs_dir, *settings.schema_packs])
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    engine: AsyncEngine
+    uow_factory: UnitOfWorkFactory
+    keys: GatewayKeys
+    validator: DocumentValidator
+    metrics: Metrics
+    writer: SubmissionWriter
+    relay: OutboxRelay
+    submissions: SubmissionService
+    clients: ClientService
+    _started: bool = field(default=False, init=False)
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        await migrate(self.engine)
+        await self.writer.start()
+        await self.relay.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        await self.writer.stop()
+        await self.relay.stop()
+        await self.engine.dispose()
+
+
+def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = None) -> Gateway:
+    engine = create_engine(settings.effective_database_url)
+    uow_factory = UnitOfWorkFactory(engine)
+    keys = GatewayKeys.load_or_create(settings.keys_dir)
+    metrics = Metrics()
+    validator = DocumentValidator(list(packs) if packs is not None else load_packs(settings))
+    relay = OutboxRelay(
+        uow_factory=uow_factory,
+        producer_factory=partial(
+            create_producer,
+            settings.kafka_bootstrap_servers,
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+            max_message_bytes=settings.kafka_max_message_bytes,
+        ),
+        ensure_topics=partial(
+            ensure_topics,
+            settings.kafka_bootstrap_servers,
+            partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication_factor,
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+            max_message_bytes=settings.kafka_max_message_bytes,
+        ),
+        metrics=metrics,
+        batch_size=settings.relay_batch_size,
+        idle_poll_s=settings.relay_idle_poll_ms / 1000,
+    )
+    writer = SubmissionWriter(uow_factory, on_commit=relay.notify)
+    submissions = SubmissionService(
+        validator=validator,
+        keys=keys,
+        writer=writer,
+        uow_factory=uow_factory,
+        metrics=metrics,
+        event_source=settings.event_source,
+    )
+    return Gateway(
+        settings=settings,
+        engine=engine,
+        uow_factory=uow_factory,
+        keys=keys,
+        validator=validator,
+        metrics=metrics,
+        writer=writer,
+        relay=relay,
+        submissions=submissions,
+        clients=ClientService(uow_factory),
+    )

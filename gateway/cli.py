@@ -1,0 +1,222 @@
+"""`tsw`: run the gateway and its local broker, manage clients and keys, submit and verify.
+
+Every command builds `Settings()` from the `TSW_*` environment, so `TSW_DATA_DIR`,
+`TSW_DATABASE_URL`, `TSW_KAFKA_BOOTSTRAP_SERVERS` and `TSW_SCHEMA_PACKS` apply everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import orjson
+import typer
+from rich.console import Console
+
+from gateway.cli_kafka import kafka_app
+from gateway.config import Settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="Trade Single Window declaration gateway.", no_args_is_help=True, add_completion=False)
+clients_app = typer.Typer(help="API clients and their keys.", no_args_is_help=True)
+keys_app = typer.Typer(help="The gateway's signing keys.", no_args_is_help=True)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+app.add_typer(kafka_app, name="kafka", help="The local single-node Kafka broker (KRaft).")
+app.add_typer(clients_app, name="clients")
+app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
+
+console = Console()
+err = Console(stderr=True)
+
+_URL = typer.Option("--url", envvar="TSW_URL", help="Gateway base URL.")
+_API_KEY = typer.Option("--api-key", envvar="TSW_API_KEY", help="API key (or TSW_API_KEY).")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> None:
+    """Run the gateway (HTTP API, submission writer, outbox relay) in the foreground."""
+    from gateway.serve import run_gateway
+
+    run_gateway(Settings(), host=host, port=port, access_log=access_log)
+
+
+@app.command()
+def up(
+    port: Annotated[int, typer.Option(help="Gateway port.")] = 8000,
+    host: Annotated[str, typer.Option(help="Gateway interface.")] = "127.0.0.1",
+) -> None:
+    """The whole local stack in the foreground: Kafka, then the gateway. Ctrl-C stops all of it."""
+    from gateway.serve import run_stack
+
+    run_stack(Settings(), host=host, port=port)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (the gateway also does this at start-up)."""
+    from gateway.store.database import create_engine, migrate
+
+    async def run() -> None:
+        engine = create_engine(Settings().effective_database_url)
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    console.print("database schema is up to date")
+
+
+@clients_app.command("add")
+def clients_add(
+    name: str,
+    role: Annotated[str, typer.Option(help="trader, forwarder, agency or admin.")] = "trader",
+) -> None:
+    """Create an API client. Its key is printed once, as the last line."""
+    from gateway.clients import ClientService
+    from gateway.store.database import create_engine, migrate
+    from gateway.store.uow import UnitOfWorkFactory
+
+    async def run() -> str:
+        engine = create_engine(Settings().effective_database_url)
+        try:
+            await migrate(engine)
+            client, api_key = await ClientService(UnitOfWorkFactory(engine)).add(name, role=role)
+        finally:
+            await engine.dispose()
+        console.print(f"client [bold]{client.name}[/] ({client.role}) id {client.id}; API key (shown once):")
+        return api_key
+
+    try:
+        api_key = asyncio.run(run())
+    except Exception as exc:  # ValueError (role) or Conflict (name taken): say it, exit 2
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    print(api_key)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Make a new active signing key; older keys stay in the JWKS so old receipts still verify."""
+    from gateway.documents.signing import GatewayKeys
+
+    settings = Settings()
+    keys = GatewayKeys.load_or_create(settings.keys_dir)
+    kid = keys.rotate()
+    console.print(f"active key is now [bold]{kid}[/]; restart running gateways to sign with it")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Print the JWKS the gateway publishes."""
+    from gateway.documents.signing import GatewayKeys
+
+    keys = GatewayKeys.load_or_create(Settings().keys_dir)
+    print(orjson.dumps(keys.jwks(), option=orjson.OPT_INDENT_2).decode())
+
+
+@app.command()
+def submit(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    url: Annotated[str, _URL] = "http://127.0.0.1:8000",
+    api_key: Annotated[str, _API_KEY] = "",
+    idempotency_key: Annotated[str | None, typer.Option(help="Idempotency-Key header.")] = None,
+) -> None:
+    """Submit a declaration file (.xml or .json) and print the gateway's answer."""
+    body = file.read_bytes()
+    content_type = "application/json" if file.suffix.lower() == ".json" else "application/xml"
+    headers = {"Content-Type": content_type, "Authorization": f"Bearer {api_key}"}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    response = httpx.post(f"{url}/v1/declarations", content=body, headers=headers, timeout=30)
+    _print_response(response)
+
+
+@app.command()
+def status(
+    declaration_id: str,
+    url: Annotated[str, _URL] = "http://127.0.0.1:8000",
+    api_key: Annotated[str, _API_KEY] = "",
+) -> None:
+    """Show a declaration's status, per-agency status and history."""
+    response = httpx.get(
+        f"{url}/v1/declarations/{declaration_id}", headers={"Authorization": f"Bearer {api_key}"}, timeout=30
+    )
+    _print_response(response)
+
+
+@app.command("verify-receipt")
+def verify_receipt(
+    receipt: Annotated[
+        str, typer.Argument(help="The receipt (compact JWS), a file holding it, or '-' for stdin.")
+    ],
+    jwks: Annotated[
+        str, typer.Option(help="JWKS file path or URL.")
+    ] = "http://127.0.0.1:8000/.well-known/jwks.json",
+    body: Annotated[
+        Path | None, typer.Option(help="The submitted document, to check the digest too.")
+    ] = None,
+) -> None:
+    """Check a receipt offline against a JWKS (and, given the document, its digest)."""
+    from gateway.documents.receipts import load_jwks
+    from gateway.documents.receipts import verify_receipt as verify
+    from gateway.errors import SignatureInvalid
+
+    token = _read_token(receipt)
+    try:
+        payload = verify(token, load_jwks(jwks), body=body.read_bytes() if body else None)
+    except SignatureInvalid as exc:
+        err.print(f"[red]receipt NOT valid:[/] {exc}")
+        raise typer.Exit(1) from exc
+    console.print("[green]receipt valid[/]")
+    print(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+
+
+@app.command("bench")
+def bench(
+    what: Annotated[str, typer.Argument(help="What to measure: 'submit'.")] = "submit",
+    url: Annotated[str | None, _URL] = None,
+    seconds: Annotated[float, typer.Option(help="How long to drive load.")] = 20.0,
+    concurrency: Annotated[int, typer.Option(help="Concurrent clients.")] = 64,
+    rate: Annotated[float, typer.Option(help="Target submissions/s (0 = as fast as possible).")] = 0.0,
+) -> None:
+    """Measure the gateway: declarations/s, p50/p99 latency and the routed count."""
+    from gateway.bench import run_bench
+
+    if what != "submit":
+        err.print(f"unknown benchmark {what!r}; try 'submit'")
+        raise typer.Exit(2)
+    run_bench(Settings(), url=url, seconds=seconds, concurrency=concurrency, rate=rate, console=console)
+
+
+def _read_token(value: str) -> str:
+    if value == "-":
+        return sys.stdin.read().strip()
+    if os.path.isfile(value):
+        return Path(value).read_text(encoding="utf-8").strip()
+    return value.strip()
+
+
+def _print_response(response: httpx.Response) -> None:
+    style = "green" if response.is_success else "red"
+    console.print(f"[{style}]HTTP {response.status_code}[/]")
+    try:
+        print(orjson.dumps(response.json(), option=orjson.OPT_INDENT_2).decode())
+    except ValueError:
+        print(response.text)
+    if not response.is_success:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()

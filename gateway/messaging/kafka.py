@@ -1,0 +1,79 @@
+"""aiokafka wiring: the idempotent producer and topic creation.
+
+aiokafka defaults to `acks=1` without idempotence; the gateway always asks for both explicitly, so a
+retried send never writes a record twice within one producer session.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+__all__ = ["broker_answers", "create_producer", "ensure_topics"]
+
+log = logging.getLogger(__name__)
+
+
+def create_producer(
+    bootstrap_servers: str, *, request_timeout_ms: int, max_message_bytes: int
+) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        max_request_size=max_message_bytes,
+        bootstrap_servers=bootstrap_servers,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+        max_batch_size=256 * 1024,
+        request_timeout_ms=request_timeout_ms,
+        client_id="tsw-gateway",
+    )
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    *,
+    partitions: int,
+    replication_factor: int,
+    request_timeout_ms: int,
+    max_message_bytes: int,
+) -> None:
+    """Create the topics that do not exist yet (raises `KafkaError` when the broker cannot be reached)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=request_timeout_ms)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in topics if name not in existing]
+        if not missing:
+            return
+        config = {"max.message.bytes": str(max_message_bytes)}
+        new = [
+            NewTopic(
+                name, num_partitions=partitions, replication_factor=replication_factor, topic_configs=config
+            )
+            for name in missing
+        ]
+        response = await admin.create_topics(new)
+        for topic, code, *rest in getattr(response, "topic_errors", ()):
+            if code not in (0, TopicAlreadyExistsError.errno):
+                raise KafkaError(f"cannot create topic {topic}: error {code} {rest[0] if rest else ''}")
+        log.info("created topics %s", ", ".join(missing))
+    finally:
+        await admin.close()
+
+
+async def broker_answers(bootstrap_servers: str, *, timeout_ms: int = 2000) -> bool:
+    """True when the cluster answers a metadata request."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms)
+    try:
+        await admin.start()
+        await admin.list_topics()
+    except (KafkaError, OSError):
+        return False
+    finally:
+        await admin.close()
+    return True

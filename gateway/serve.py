@@ -1,0 +1,47 @@
+"""Running the gateway process, alone (`tsw serve`) or with its local broker (`tsw up`)."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+from rich.console import Console
+
+from gateway.api.app import create_app
+from gateway.bootstrap import build_gateway
+from gateway.config import Settings
+from gateway.localkafka import LocalKafka
+
+__all__ = ["run_gateway", "run_stack"]
+
+
+def run_gateway(settings: Settings, *, host: str, port: int, access_log: bool = False) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(build_gateway(settings))
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=access_log,
+        log_level="info",
+        timeout_graceful_shutdown=10,
+    )
+
+
+def run_stack(settings: Settings, *, host: str, port: int) -> None:
+    console = Console()
+    kafka = LocalKafka.from_settings(settings)
+    console.print(f"starting Kafka on {kafka.bootstrap_servers} (first start fetches the jars with Maven)")
+    kafka.start()
+    console.print(f"[green]Kafka[/]    {kafka.bootstrap_servers}")
+    console.print(
+        f"[green]gateway[/]  http://{host}:{port}  (API docs at /docs, keys at /.well-known/jwks.json)"
+    )
+    console.print("Ctrl-C stops everything")
+    try:
+        run_gateway(settings, host=host, port=port)
+    finally:
+        console.print("stopping Kafka")
+        kafka.stop()

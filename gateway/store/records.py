@@ -1,0 +1,74 @@
+"""Plain records passed between the service layer and the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = ["AgencyState", "Client", "DeclarationRecord", "HistoryEntry", "NewDeclaration", "OutboxEvent"]
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    id: str
+    name: str
+    role: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    event_id: str
+    agency: str
+    topic: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class NewDeclaration:
+    """Everything written, in one transaction, when a submission is accepted."""
+
+    id: str
+    document_type: str
+    format: str
+    content_type: str
+    body: bytes
+    digest: str
+    trader: str
+    receipt: str
+    received_at: datetime
+    events: tuple[OutboxEvent, ...]
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    status: str
+    at: datetime
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyState:
+    status: str
+    reference: str | None = None
+    reason: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeclarationRecord:
+    id: str
+    document_type: str
+    format: str
+    digest: str
+    trader: str
+    status: str
+    receipt: str
+    received_at: datetime
+    updated_at: datetime
+    idempotency_key: str | None = None
+    agencies: dict[str, AgencyState] = field(default_factory=dict)
+    history: list[HistoryEntry] = field(default_factory=list)

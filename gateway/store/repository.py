@@ -1,0 +1,259 @@
+"""Repositories: queries over one open connection. They never commit; the unit of work does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.contracts.statuses import Status
+from gateway.store.records import (
+    AgencyState,
+    Client,
+    DeclarationRecord,
+    HistoryEntry,
+    NewDeclaration,
+    OutboxEvent,
+)
+from gateway.store.tables import api_clients, declarations, outbox, status_history
+
+__all__ = ["ClientRepository", "DeclarationRepository", "OutboxRepository", "PendingEvent"]
+
+_SUMMARY_COLUMNS = (
+    declarations.c.id,
+    declarations.c.document_type,
+    declarations.c.format,
+    declarations.c.digest,
+    declarations.c.trader,
+    declarations.c.status,
+    declarations.c.receipt,
+    declarations.c.received_at,
+    declarations.c.updated_at,
+    declarations.c.idempotency_key,
+)
+
+
+class DeclarationRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add_many(self, batch: Sequence[NewDeclaration]) -> None:
+        """Insert declarations with their first history entry and outbox rows (executemany each)."""
+        await self._connection.execute(insert(declarations), [_declaration_row(item) for item in batch])
+        await self._connection.execute(
+            insert(status_history),
+            [
+                {"declaration_id": item.id, "status": Status.ACCEPTED, "at": item.received_at}
+                for item in batch
+            ],
+        )
+        events = [_outbox_row(item, event) for item in batch for event in item.events]
+        if events:
+            await self._connection.execute(insert(outbox), events)
+
+    async def get(self, declaration_id: str, *, trader: str | None = None) -> DeclarationRecord | None:
+        query = select(*_SUMMARY_COLUMNS).where(declarations.c.id == declaration_id)
+        if trader is not None:
+            query = query.where(declarations.c.trader == trader)
+        row = (await self._connection.execute(query)).mappings().first()
+        if row is None:
+            return None
+        return DeclarationRecord(
+            **row,
+            agencies=await self._agencies(declaration_id),
+            history=await self._history(declaration_id),
+        )
+
+    async def body(self, declaration_id: str) -> tuple[bytes, str] | None:
+        query = select(declarations.c.body, declarations.c.content_type).where(
+            declarations.c.id == declaration_id
+        )
+        row = (await self._connection.execute(query)).first()
+        return (row.body, row.content_type) if row else None
+
+    async def by_idempotency_key(self, trader: str, key: str) -> DeclarationRecord | None:
+        query = select(*_SUMMARY_COLUMNS).where(
+            declarations.c.trader == trader, declarations.c.idempotency_key == key
+        )
+        row = (await self._connection.execute(query)).mappings().first()
+        return DeclarationRecord(**row) if row else None
+
+    async def page(
+        self,
+        *,
+        trader: str,
+        limit: int,
+        status: str | None = None,
+        document_type: str | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[DeclarationRecord]:
+        """The trader's declarations, newest first, keyset-paged by (received_at, id)."""
+        query = select(*_SUMMARY_COLUMNS).where(declarations.c.trader == trader)
+        if status is not None:
+            query = query.where(declarations.c.status == status)
+        if document_type is not None:
+            query = query.where(declarations.c.document_type == document_type)
+        if after is not None:
+            at, last_id = after
+            query = query.where(
+                or_(
+                    declarations.c.received_at < at,
+                    and_(declarations.c.received_at == at, declarations.c.id < last_id),
+                )
+            )
+        query = query.order_by(declarations.c.received_at.desc(), declarations.c.id.desc()).limit(limit)
+        rows = (await self._connection.execute(query)).mappings().all()
+        return [DeclarationRecord(**row) for row in rows]
+
+    async def mark_routed(self, declaration_ids: Sequence[str], *, at: datetime) -> list[str]:
+        """Move to ROUTED those still ACCEPTED whose every outbox row is published; returns their ids."""
+        still_pending = exists().where(
+            outbox.c.declaration_id == declarations.c.id, outbox.c.published_at.is_(None)
+        )
+        statement = (
+            update(declarations)
+            .where(
+                declarations.c.id.in_(declaration_ids),
+                declarations.c.status == Status.ACCEPTED,
+                ~still_pending,
+            )
+            .values(status=Status.ROUTED, updated_at=at)
+            .returning(declarations.c.id)
+        )
+        routed = list((await self._connection.execute(statement)).scalars())
+        if routed:
+            await self._connection.execute(
+                insert(status_history),
+                [{"declaration_id": item, "status": Status.ROUTED, "at": at} for item in routed],
+            )
+        return routed
+
+    async def _history(self, declaration_id: str) -> list[HistoryEntry]:
+        query = (
+            select(status_history.c.status, status_history.c.at, status_history.c.detail)
+            .where(status_history.c.declaration_id == declaration_id)
+            .order_by(status_history.c.id)
+        )
+        return [HistoryEntry(**row) for row in (await self._connection.execute(query)).mappings()]
+
+    async def _agencies(self, declaration_id: str) -> dict[str, AgencyState]:
+        query = select(outbox.c.agency, outbox.c.published_at).where(
+            outbox.c.declaration_id == declaration_id
+        )
+        return {
+            row.agency: AgencyState(status="ROUTED" if row.published_at else "PENDING", at=row.published_at)
+            for row in await self._connection.execute(query)
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    outbox_id: int
+    declaration_id: str
+    topic: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class OutboxRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def pending(self, limit: int) -> list[PendingEvent]:
+        query = (
+            select(
+                outbox.c.id, outbox.c.declaration_id, outbox.c.topic, outbox.c.headers, declarations.c.body
+            )
+            .join(declarations, declarations.c.id == outbox.c.declaration_id)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        return [
+            PendingEvent(
+                outbox_id=row.id,
+                declaration_id=row.declaration_id,
+                topic=row.topic,
+                headers=row.headers,
+                body=row.body,
+            )
+            for row in await self._connection.execute(query)
+        ]
+
+    async def mark_published(self, outbox_ids: Sequence[int], *, at: datetime) -> None:
+        await self._connection.execute(
+            update(outbox).where(outbox.c.id.in_(outbox_ids)).values(published_at=at)
+        )
+
+    async def record_failure(self, outbox_ids: Sequence[int], *, error: str) -> None:
+        await self._connection.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(outbox_ids))
+            .values(attempts=outbox.c.attempts + 1, last_error=error[:2000])
+        )
+
+    async def backlog(self) -> int:
+        query = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        return int((await self._connection.execute(query)).scalar_one())
+
+
+class ClientRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, client: Client, *, key_hash: str, key_prefix: str) -> None:
+        await self._connection.execute(
+            insert(api_clients).values(
+                id=client.id,
+                name=client.name,
+                role=client.role,
+                key_hash=key_hash,
+                key_prefix=key_prefix,
+                created_at=client.created_at,
+                expires_at=client.expires_at,
+            )
+        )
+
+    async def by_key_hash(self, key_hash: str) -> Client | None:
+        query = select(
+            api_clients.c.id,
+            api_clients.c.name,
+            api_clients.c.role,
+            api_clients.c.created_at,
+            api_clients.c.expires_at,
+            api_clients.c.revoked_at,
+        ).where(api_clients.c.key_hash == key_hash)
+        row = (await self._connection.execute(query)).mappings().first()
+        return Client(**row) if row else None
+
+
+def _declaration_row(item: NewDeclaration) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "document_type": item.document_type,
+        "format": item.format,
+        "content_type": item.content_type,
+        "body": item.body,
+        "digest": item.digest,
+        "trader": item.trader,
+        "status": Status.ACCEPTED,
+        "receipt": item.receipt,
+        "idempotency_key": item.idempotency_key,
+        "received_at": item.received_at,
+        "updated_at": item.received_at,
+    }
+
+
+def _outbox_row(item: NewDeclaration, event: OutboxEvent) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "declaration_id": item.id,
+        "agency": event.agency,
+        "topic": event.topic,
+        "headers": event.headers,
+        "created_at": item.received_at,
+    }

@@ -1,0 +1,112 @@
+"""Group commit for accepted submissions.
+
+Each accepted submission must be durable before its 202 goes out. Committing each on its own costs
+one transaction (and one fsync) per request; instead, requests hand their rows to `SubmissionWriter`,
+whose single task commits everything queued since the previous commit in one transaction. Under
+light load a batch is one submission and nothing waits; under heavy load batches grow and the
+per-submission cost falls. If a batch fails on a constraint (an `Idempotency-Key` race), its
+submissions are retried one by one so that each gets its own answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.exc import IntegrityError
+
+from gateway.errors import Conflict, GatewayError, ServiceUnavailable
+from gateway.store.records import NewDeclaration
+from gateway.store.uow import UnitOfWorkFactory
+
+__all__ = ["DuplicateSubmission", "SubmissionWriter"]
+
+log = logging.getLogger(__name__)
+
+_Item = tuple[NewDeclaration, asyncio.Future[None]]
+
+
+class DuplicateSubmission(Conflict):
+    """The row conflicts with one already stored (same trader and Idempotency-Key)."""
+
+
+class SubmissionWriter:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        *,
+        max_batch: int = 500,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._max_batch = max_batch
+        self._on_commit = on_commit
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="submission-writer")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        task, self._task = self._task, None
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        while not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            if not future.done():
+                future.set_exception(ServiceUnavailable("gateway shutting down"))
+
+    async def write(self, declaration: NewDeclaration) -> None:
+        """Return once `declaration` is committed; raise `DuplicateSubmission` or `ServiceUnavailable`."""
+        if self._task is None:
+            raise ServiceUnavailable("submission writer not running")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put((declaration, future))
+        await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Item]) -> None:
+        try:
+            await self._insert([declaration for declaration, _ in batch])
+        except IntegrityError:
+            if len(batch) > 1:
+                for item in batch:
+                    await self._commit([item])
+                return
+            _settle(batch, DuplicateSubmission("conflicts with a stored submission"))
+        except GatewayError as exc:
+            log.warning("submission batch of %d not stored: %s", len(batch), exc)
+            _settle(batch, exc)
+        except Exception:
+            log.exception("submission batch of %d failed", len(batch))
+            _settle(batch, ServiceUnavailable("database error"))
+        else:
+            _settle(batch, None)
+            self._on_commit()
+
+    async def _insert(self, batch: list[NewDeclaration]) -> None:
+        async with self._uow_factory() as uow:
+            await uow.declarations.add_many(batch)
+            await uow.commit()
+
+
+def _settle(batch: list[_Item], error: BaseException | None) -> None:
+    for _, future in batch:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)

@@ -1,0 +1,138 @@
+"""Shared fixtures: a real Kafka broker for the session, real databases, a running gateway.
+
+Under `CI=true` (and always, for Kafka) a missing service fails the test run; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.bootstrap import Gateway, build_gateway
+from gateway.config import REPO_ROOT, Settings
+from gateway.localkafka import LocalKafka
+
+WCO_DIR = Path(os.environ.get("TSW_TEST_WCO_DIR", REPO_ROOT.parent / "shared" / "reference" / "wco-dms"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    """A real single-node Kafka 4.x (KRaft) broker on free ports, for the whole session."""
+    port = free_port()
+    broker = LocalKafka(
+        data_dir=tmp_path_factory.mktemp("kafka"),
+        cache_dir=Settings().kafka_cache_dir,
+        port=port,
+        controller_port=free_port(),
+    )
+    broker.start(timeout_s=180)
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A real PostgreSQL server (started by `.ci/run` / `make test` through deploy/postgres/test-server.sh)."""
+    url = os.environ.get("TSW_TEST_POSTGRES_URL")
+    if not url:
+        pytest.fail(
+            "TSW_TEST_POSTGRES_URL is not set: run the suite with `make test`, which starts PostgreSQL"
+        )
+    return url
+
+
+@dataclass
+class RunningGateway:
+    gateway: Gateway
+    http: httpx.AsyncClient
+    settings: Settings
+
+    async def add_client(self, name: str, role: str = "trader") -> dict[str, str]:
+        _, api_key = await self.gateway.clients.add(name, role=role)
+        return {"Authorization": f"Bearer {api_key}"}
+
+
+def gateway_settings(tmp_path: Path, kafka: LocalKafka, **overrides: object) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        kafka_bootstrap_servers=kafka.bootstrap_servers,
+        schema_packs=[WCO_DIR],
+        relay_idle_poll_ms=50,
+        kafka_request_timeout_ms=5000,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+async def start_gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
+    from gateway.api.app import create_app
+
+    gateway = build_gateway(settings)
+    app = create_app(gateway)
+    await gateway.start()
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+            yield RunningGateway(gateway=gateway, http=http, settings=settings)
+    finally:
+        await gateway.stop()
+
+
+@pytest.fixture
+async def running(tmp_path: Path, kafka: LocalKafka) -> AsyncIterator[RunningGateway]:
+    """A gateway on SQLite in a fresh data dir, wired to the session broker, served in-process."""
+    async for running in start_gateway(gateway_settings(tmp_path, kafka)):
+        yield running
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def backend_gateway(
+    request: pytest.FixtureRequest, tmp_path: Path, kafka: LocalKafka
+) -> AsyncIterator[RunningGateway]:
+    """The same gateway on each database backend: SQLite in a temp dir, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        async for running in start_gateway(gateway_settings(tmp_path, kafka)):
+            yield running
+        return
+    base_url: str = request.getfixturevalue("postgres_url")
+    async with fresh_postgres_database(base_url) as url:
+        async for running in start_gateway(gateway_settings(tmp_path, kafka, database_url=url)):
+            yield running
+
+
+@asynccontextmanager
+async def fresh_postgres_database(base_url: str) -> AsyncIterator[str]:
+    """A new empty database on the test server, dropped afterwards."""
+    import asyncpg
+
+    name = f"tsw_{uuid.uuid4().hex[:12]}"
+    dsn = base_url.replace("postgresql+asyncpg://", "postgresql://")
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield base_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        admin = await asyncpg.connect(dsn)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
