@@ -80,6 +80,7 @@ def gateway_settings(tmp_path: Path, kafka: LocalKafka, **overrides: object) -> 
     )
 
 
+@asynccontextmanager
 async def start_gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
     from gateway.api.app import create_app
 
@@ -97,7 +98,7 @@ async def start_gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
 @pytest.fixture
 async def running(tmp_path: Path, kafka: LocalKafka) -> AsyncIterator[RunningGateway]:
     """A gateway on SQLite in a fresh data dir, wired to the session broker, served in-process."""
-    async for running in start_gateway(gateway_settings(tmp_path, kafka)):
+    async with start_gateway(gateway_settings(tmp_path, kafka)) as running:
         yield running
 
 
@@ -107,12 +108,12 @@ async def backend_gateway(
 ) -> AsyncIterator[RunningGateway]:
     """The same gateway on each database backend: SQLite in a temp dir, or a fresh PostgreSQL database."""
     if request.param == "sqlite":
-        async for running in start_gateway(gateway_settings(tmp_path, kafka)):
+        async with start_gateway(gateway_settings(tmp_path, kafka)) as running:
             yield running
         return
     base_url: str = request.getfixturevalue("postgres_url")
     async with fresh_postgres_database(base_url) as url:
-        async for running in start_gateway(gateway_settings(tmp_path, kafka, database_url=url)):
+        async with start_gateway(gateway_settings(tmp_path, kafka, database_url=url)) as running:
             yield running
 
 

@@ -89,7 +89,7 @@ async def get_declaration(declaration_id: str, gateway: GatewayDep, client: Curr
     async with gateway.uow_factory() as uow:
         record = await uow.declarations.get(declaration_id, trader=client.id)
     if record is None:
-        raise NotFound(f"no declaration {declaration_id}")
+        raise NotFound("no such declaration")
     return _view(record)
 
 

@@ -57,6 +57,4 @@ async def _database_ok(gateway: GatewayDep) -> bool:
 
 
 async def _kafka_ok(gateway: GatewayDep) -> bool:
-    if gateway.relay.connected:
-        return True
     return await broker_answers(gateway.settings.kafka_bootstrap_servers)

@@ -17,7 +17,7 @@ from lxml import etree
 from gateway.documents.json_form import CompiledJsonSchema, parse_json
 from gateway.documents.packs import Format, PackForm, SchemaPack
 from gateway.documents.problems import Problem
-from gateway.documents.rules import RULES, RuleContext, RuleSet
+from gateway.documents.rules import RULES, RuleContext, RuleSet, hong_kong_today
 from gateway.documents.view import JsonNode, XmlNode
 from gateway.documents.xml_form import CompiledXsd, parse_xml
 from gateway.errors import DocumentInvalid, PackError, UnknownDocumentType, UnsupportedMediaType
@@ -60,7 +60,7 @@ class DocumentValidator:
         packs: Sequence[SchemaPack],
         *,
         rules: Mapping[str, RuleSet] = RULES,
-        today: Callable[[], date] = date.today,
+        today: Callable[[], date] = hong_kong_today,
     ) -> None:
         self._xml: dict[str, _Entry] = {}
         self._json: dict[str, _Entry] = {}

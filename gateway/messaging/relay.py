@@ -61,7 +61,6 @@ class OutboxRelay:
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
         self._backlog_at = 0.0
-        self.connected = False
 
     def notify(self) -> None:
         self._wake.set()
@@ -84,7 +83,6 @@ class OutboxRelay:
             try:
                 published = await self.publish_batch()
             except (TimeoutError, KafkaError, OSError) as exc:
-                self.connected = False
                 self._metrics.relay_failures.inc()
                 log.warning("outbox relay: Kafka unavailable (%s); retrying in %.1fs", exc, backoff)
                 await self._drop_producer()
@@ -162,7 +160,6 @@ class OutboxRelay:
                 await producer.stop()
                 raise
             self._producer = producer
-            self.connected = True
             log.info("outbox relay connected to Kafka")
         return self._producer
 

@@ -38,7 +38,7 @@ async def test_submissions_accepted_while_kafka_is_down_are_each_delivered_once(
     tmp_path: Path, own_kafka: LocalKafka
 ) -> None:
     documents = [*examples("hk.tdec"), *examples("hk.aci.road")]
-    async for running in start_gateway(gateway_settings(tmp_path, own_kafka)):
+    async with start_gateway(gateway_settings(tmp_path, own_kafka)) as running:
         trader = await running.add_client("resilient-trader")
         warmup = await running.http.post(
             "/v1/declarations",

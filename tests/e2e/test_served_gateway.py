@@ -1,0 +1,141 @@
+"""The gateway as users run it: `tsw clients add`, `tsw serve` (uvicorn), `tsw submit`, `tsw verify-receipt`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from gateway.localkafka import LocalKafka
+from tests.conftest import WCO_DIR, free_port
+from tests.examples import examples
+
+
+def tsw(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=check,
+    )
+
+
+@pytest.fixture
+def served(tmp_path: Path, kafka: LocalKafka) -> Iterator[tuple[str, dict[str, str]]]:
+    env = {
+        **os.environ,
+        "TSW_DATA_DIR": str(tmp_path),
+        "TSW_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "TSW_SCHEMA_PACKS": str(WCO_DIR),
+        "TSW_MAX_BODY_BYTES": str(256 * 1024),
+    }
+    env.pop("TSW_DATABASE_URL", None)
+    port = free_port()
+    log = (tmp_path / "gateway.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, (tmp_path / "gateway.log").read_text()
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "gateway did not start"
+            time.sleep(0.2)
+        yield url, env
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_cli_round_trip_against_a_served_gateway(served: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    url, env = served
+    added = tsw("clients", "add", "cli-trader", "--role", "trader", env=env)
+    api_key = added.stdout.strip().splitlines()[-1]
+    assert api_key.startswith("tsw_")
+    document = examples("hk.tdec", suffix=".xml")[0]
+
+    submitted = tsw("submit", str(document), "--url", url, "--api-key", api_key, env=env)
+    answer = orjson.loads(submitted.stdout[submitted.stdout.index("{") :])
+    assert answer["status"] == "ACCEPTED"
+    receipt_file = tmp_path / "receipt.jws"
+    receipt_file.write_text(answer["receipt"])
+
+    verified = tsw(
+        "verify-receipt",
+        str(receipt_file),
+        "--jwks",
+        f"{url}/.well-known/jwks.json",
+        "--body",
+        str(document),
+        env=env,
+    )
+    assert "receipt valid" in verified.stdout
+    tampered = tsw(
+        "verify-receipt",
+        str(receipt_file),
+        "--jwks",
+        f"{url}/.well-known/jwks.json",
+        "--body",
+        str(examples("hk.tdec", suffix=".xml")[1]),
+        env=env,
+        check=False,
+    )
+    assert tampered.returncode == 1
+    deadline = time.monotonic() + 30
+    while True:
+        status = tsw("status", answer["id"], "--url", url, "--api-key", api_key, env=env)
+        if '"ROUTED"' in status.stdout:
+            break
+        assert time.monotonic() < deadline, status.stdout
+        time.sleep(0.2)
+
+
+def test_oversized_body_is_refused_before_it_is_read(served: tuple[str, dict[str, str]]) -> None:
+    url, env = served
+    api_key = tsw("clients", "add", "big-sender", env=env).stdout.strip().splitlines()[-1]
+    host, port = url.removeprefix("http://").split(":")
+    declared = 50 * 1024 * 1024
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            f"POST /v1/declarations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {api_key}\r\n"
+            f"Content-Type: application/xml\r\nContent-Length: {declared}\r\n\r\n".encode()
+            + b"<a>"
+        )
+        answer = sock.recv(65536).decode(errors="replace")
+    assert answer.startswith("HTTP/1.1 413"), answer
+    assert "application/problem+json" in answer
+    assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+def test_openapi_jwks_metrics_and_readiness(served: tuple[str, dict[str, str]]) -> None:
+    url, _ = served
+    spec = httpx.get(f"{url}/openapi.json").json()
+    assert {"/v1/declarations", "/v1/declarations/{declaration_id}", "/.well-known/jwks.json"} <= set(
+        spec["paths"]
+    )
+    keys = httpx.get(f"{url}/.well-known/jwks.json").json()["keys"]
+    assert keys and all(k["kty"] == "OKP" and k["crv"] == "Ed25519" and "d" not in k for k in keys)
+    deadline = time.monotonic() + 30
+    while httpx.get(f"{url}/readyz").status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    metrics = httpx.get(f"{url}/metrics").text
+    assert "tsw_outbox_backlog" in metrics
+    assert "tsw_submissions_total" in metrics or "# TYPE tsw_submissions counter" in metrics
