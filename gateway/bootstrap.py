@@ -64,7 +64,7 @@ class Gateway:
 
 
 def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = None) -> Gateway:
-    engine = create_engine(settings.effective_database_url)
+    engine = create_engine(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
     uow_factory = UnitOfWorkFactory(engine)
     keys = GatewayKeys.load_or_create(settings.keys_dir)
     metrics = Metrics()

@@ -7,6 +7,7 @@ lookup. Recently seen keys are cached for a few seconds so the hot path skips th
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -41,7 +42,8 @@ class ClientService:
         self._uow_factory = uow_factory
         self._cache_ttl_s = cache_ttl_s
         self._monotonic = monotonic
-        self._cache: dict[str, tuple[float, Client]] = {}
+        self._cache: dict[str, tuple[float, Client | None]] = {}
+        self._lookups: dict[str, asyncio.Future[Client | None]] = {}
 
     async def add(self, name: str, *, role: str, expires_at: datetime | None = None) -> tuple[Client, str]:
         """Create a client; returns it with its API key (the only time the key is available)."""
@@ -61,21 +63,31 @@ class ClientService:
 
     async def authenticate(self, api_key: str) -> Client:
         digest = hash_key(api_key)
-        now = self._monotonic()
         cached = self._cache.get(digest)
-        if cached is not None and now - cached[0] < self._cache_ttl_s:
+        if cached is not None and self._monotonic() - cached[0] < self._cache_ttl_s:
             client = cached[1]
         else:
-            async with self._uow_factory() as uow:
-                found = await uow.clients.by_key_hash(digest)
-            if found is None:
-                raise AuthError("unknown API key")
-            client = found
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[digest] = (now, client)
+            client = await self._lookup(digest)
+        if client is None:
+            raise AuthError("unknown API key")
         _check_usable(client)
         return client
+
+    async def _lookup(self, digest: str) -> Client | None:
+        """One database lookup per key at a time: concurrent requests with a stale entry share it."""
+        pending = self._lookups.get(digest)
+        if pending is None:
+            pending = self._lookups[digest] = asyncio.ensure_future(self._fetch(digest))
+            pending.add_done_callback(lambda _: self._lookups.pop(digest, None))
+        return await asyncio.shield(pending)
+
+    async def _fetch(self, digest: str) -> Client | None:
+        async with self._uow_factory() as uow:
+            found = await uow.clients.by_key_hash(digest)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (self._monotonic(), found)  # unknown keys too: a flood of them stays cheap
+        return found
 
 
 def _check_usable(client: Client) -> None:

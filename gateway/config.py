@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -37,6 +37,9 @@ class Settings(BaseSettings):
         default=REPO_ROOT / ".cache" / "kafka", description="Where Maven puts the Kafka jars."
     )
     max_body_bytes: int = 10 * 1024 * 1024
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL", description="FULL: a 202 survives power loss; NORMAL: only a process crash."
+    )
     kafka_max_message_bytes: int = Field(
         default=16 * 1024 * 1024,
         description="Largest routed record; must exceed max_body_bytes plus headers.",

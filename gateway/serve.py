@@ -25,6 +25,7 @@ def run_gateway(settings: Settings, *, host: str, port: int, access_log: bool = 
         loop="uvloop",
         http="httptools",
         access_log=access_log,
+        proxy_headers=False,
         log_level="info",
         timeout_graceful_shutdown=10,
     )

@@ -14,7 +14,7 @@ from gateway.store.records import Client
 __all__ = ["CurrentClient", "GatewayDep", "read_body", "require_role"]
 
 
-def get_gateway(request: Request) -> Gateway:
+async def get_gateway(request: Request) -> Gateway:  # async: a sync dependency costs a thread hop
     gateway: Gateway = request.app.state.gateway
     return gateway
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
@@ -18,15 +19,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 __all__ = ["create_engine", "migrate"]
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_JSON: dict[str, Any] = {
+    "json_serializer": lambda value: orjson.dumps(value).decode(),
+    "json_deserializer": orjson.loads,
+}
 
 
 def create_engine(url: str, *, sqlite_synchronous: str = "FULL") -> AsyncEngine:
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **_JSON)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(sqlite_synchronous))
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **_JSON)
 
 
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
