@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,10 +18,6 @@ def create_app(gateway: Gateway) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await gateway.start()
-        # Schemas, code lists and the app are built once and live forever: keep them out of the
-        # collector's generations so that full collections stay short under load.
-        gc.collect()
-        gc.freeze()
         try:
             yield
         finally:

@@ -60,6 +60,9 @@ def _sqlite_pragmas(synchronous: str) -> Any:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache per connection
+        cursor.execute("PRAGMA mmap_size=268435456")  # reads through the OS page cache, no read() calls
+        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     return on_connect
