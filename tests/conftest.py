@@ -49,7 +49,7 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    """A real PostgreSQL server (started by `.ci/run` / `make test` through deploy/postgres/test-server.sh)."""
+    """A real PostgreSQL server, started by `make test` through deploy/postgres/test-server.sh."""
     url = os.environ.get("TSW_TEST_POSTGRES_URL")
     if not url:
         pytest.fail(
@@ -112,9 +112,11 @@ async def backend_gateway(
             yield running
         return
     base_url: str = request.getfixturevalue("postgres_url")
-    async with fresh_postgres_database(base_url) as url:
-        async with start_gateway(gateway_settings(tmp_path, kafka, database_url=url)) as running:
-            yield running
+    async with (
+        fresh_postgres_database(base_url) as url,
+        start_gateway(gateway_settings(tmp_path, kafka, database_url=url)) as running,
+    ):
+        yield running
 
 
 @asynccontextmanager

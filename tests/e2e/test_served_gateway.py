@@ -1,4 +1,4 @@
-"""The gateway as users run it: `tsw clients add`, `tsw serve` (uvicorn), `tsw submit`, `tsw verify-receipt`."""
+"""The gateway as users run it: `tsw clients add`, `tsw serve`, `tsw submit`, `tsw verify-receipt`."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ from tests.conftest import RunningGateway
 
 XXE = b"""<?xml version="1.0"?>
 <!DOCTYPE TradeDeclaration [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
-<TradeDeclaration xmlns="urn:hk:tsw:tdec:1"><DeclarantReference>&xxe;</DeclarantReference></TradeDeclaration>"""
+<TradeDeclaration xmlns="urn:hk:tsw:tdec:1"><DeclarantReference>&xxe;</DeclarantReference>
+</TradeDeclaration>"""
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [

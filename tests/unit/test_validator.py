@@ -88,7 +88,8 @@ def test_unknown_types_and_unsafe_input(validator: DocumentValidator) -> None:
 def test_a_pack_naming_an_unknown_rule_set_is_refused(tmp_path: Path) -> None:
     (tmp_path / "s.json").write_text('{"type": "object"}')
     (tmp_path / "pack.toml").write_text(
-        'id = "a"\nroutes = ["customs"]\nrules = "no-such-rules"\nformat = "json"\nmatch = "a"\nschema = "s.json"\n'
+        'id = "a"\nroutes = ["customs"]\nrules = "no-such-rules"\n'
+        'format = "json"\nmatch = "a"\nschema = "s.json"\n'
     )
     with pytest.raises(PackError, match="unknown rule set"):
         DocumentValidator([load_pack(tmp_path)])
