@@ -138,7 +138,14 @@ class SubmissionService:
         signature = self._keys.sign_detached(body)
         media_type = _MEDIA_TYPES[document.format]
         events = tuple(
-            self._event(agency, declaration_id, received_at, media_type, signature, document.document_type)
+            self._event(
+                agency,
+                declaration_id=declaration_id,
+                received_at=received_at,
+                media_type=media_type,
+                signature=signature,
+                document_type=document.document_type,
+            )
             for agency in document.pack.routes
         )
         return NewDeclaration(
@@ -158,6 +165,7 @@ class SubmissionService:
     def _event(
         self,
         agency: str,
+        *,
         declaration_id: str,
         received_at: datetime,
         media_type: str,

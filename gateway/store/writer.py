@@ -75,7 +75,12 @@ class SubmissionWriter:
             batch = [await self._queue.get()]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await self._commit(batch)
+            try:
+                await self._commit(batch)
+            except asyncio.CancelledError:
+                # Stopped mid-commit: the transaction rolled back, so nobody may be told 202.
+                _settle(batch, ServiceUnavailable("gateway shutting down"))
+                raise
 
     async def _commit(self, batch: list[_Item]) -> None:
         try:
