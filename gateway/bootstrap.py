@@ -25,7 +25,7 @@ from gateway.store.uow import UnitOfWorkFactory
 from gateway.store.writer import SubmissionWriter
 from gateway.submission import SubmissionService
 
-__all__ = ["Gateway", "build_gateway", "load_packs"]
+__all__ = ["Gateway", "build_engine", "build_gateway", "build_relay", "load_packs"]
 
 
 def load_packs(settings: Settings) -> list[SchemaPack]:
@@ -41,7 +41,7 @@ class Gateway:
     validator: DocumentValidator
     metrics: Metrics
     writer: SubmissionWriter
-    relay: OutboxRelay
+    relay: OutboxRelay | None  # None when the relay runs in a process of its own (or is off)
     submissions: SubmissionService
     clients: ClientService
     _started: bool = field(default=False, init=False)
@@ -51,7 +51,8 @@ class Gateway:
             return
         await migrate(self.engine)
         await self.writer.start()
-        await self.relay.start()
+        if self.relay is not None:
+            await self.relay.start()
         self._started = True
 
     async def stop(self) -> None:
@@ -59,37 +60,19 @@ class Gateway:
             return
         self._started = False
         await self.writer.stop()
-        await self.relay.stop()
+        if self.relay is not None:
+            await self.relay.stop()
         await self.engine.dispose()
 
 
 def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = None) -> Gateway:
-    engine = create_engine(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = build_engine(settings)
     uow_factory = UnitOfWorkFactory(engine)
     keys = GatewayKeys.load_or_create(settings.keys_dir)
     metrics = Metrics()
     validator = DocumentValidator(list(packs) if packs is not None else load_packs(settings))
-    relay = OutboxRelay(
-        uow_factory=uow_factory,
-        producer_factory=partial(
-            create_producer,
-            settings.kafka_bootstrap_servers,
-            request_timeout_ms=settings.kafka_request_timeout_ms,
-            max_message_bytes=settings.kafka_max_message_bytes,
-        ),
-        ensure_topics=partial(
-            ensure_topics,
-            settings.kafka_bootstrap_servers,
-            partitions=settings.topic_partitions,
-            replication_factor=settings.topic_replication_factor,
-            request_timeout_ms=settings.kafka_request_timeout_ms,
-            max_message_bytes=settings.kafka_max_message_bytes,
-        ),
-        metrics=metrics,
-        batch_size=settings.relay_batch_size,
-        idle_poll_s=settings.relay_idle_poll_ms / 1000,
-    )
-    writer = SubmissionWriter(uow_factory, on_commit=relay.notify)
+    relay = build_relay(settings, uow_factory, metrics) if settings.relay == "inline" else None
+    writer = SubmissionWriter(uow_factory, on_commit=relay.notify if relay is not None else _nothing)
     submissions = SubmissionService(
         validator=validator,
         keys=keys,
@@ -110,3 +93,34 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
         submissions=submissions,
         clients=ClientService(uow_factory),
     )
+
+
+def build_engine(settings: Settings) -> AsyncEngine:
+    return create_engine(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+
+
+def build_relay(settings: Settings, uow_factory: UnitOfWorkFactory, metrics: Metrics) -> OutboxRelay:
+    return OutboxRelay(
+        uow_factory=uow_factory,
+        producer_factory=partial(
+            create_producer,
+            settings.kafka_bootstrap_servers,
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+            max_message_bytes=settings.kafka_max_message_bytes,
+        ),
+        ensure_topics=partial(
+            ensure_topics,
+            settings.kafka_bootstrap_servers,
+            partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication_factor,
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+            max_message_bytes=settings.kafka_max_message_bytes,
+        ),
+        metrics=metrics,
+        batch_size=settings.relay_batch_size,
+        idle_poll_s=settings.relay_idle_poll_ms / 1000,
+    )
+
+
+def _nothing() -> None:
+    pass

@@ -12,6 +12,7 @@ from gateway.api.app import create_app
 from gateway.bootstrap import build_gateway
 from gateway.config import Settings
 from gateway.localkafka import LocalKafka
+from gateway.relay_process import RelaySupervisor
 
 __all__ = ["run_gateway", "run_stack"]
 
@@ -23,17 +24,24 @@ def run_gateway(settings: Settings, *, host: str, port: int, access_log: bool = 
     # collector's generations so that full collections stay short under load.
     gc.collect()
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        access_log=access_log,
-        proxy_headers=False,
-        log_level="info",
-        timeout_graceful_shutdown=10,
-    )
+    relay = RelaySupervisor(settings) if settings.relay == "process" else None
+    if relay is not None:
+        relay.start()
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            access_log=access_log,
+            proxy_headers=False,
+            log_level="info",
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if relay is not None:
+            relay.stop()
 
 
 def run_stack(settings: Settings, *, host: str, port: int) -> None:

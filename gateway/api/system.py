@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -44,6 +45,9 @@ async def readyz(gateway: GatewayDep) -> Any:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(gateway: GatewayDep) -> Response:
+    with contextlib.suppress(ServiceUnavailable):  # metrics must render while the database is down
+        async with gateway.uow_factory() as uow:
+            gateway.metrics.outbox_backlog.set(await uow.outbox.backlog())
     return Response(gateway.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

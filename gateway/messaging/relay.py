@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
@@ -47,7 +46,6 @@ class OutboxRelay:
         batch_size: int = 500,
         idle_poll_s: float = 0.2,
         max_backoff_s: float = 5.0,
-        backlog_every_s: float = 1.0,
     ) -> None:
         self._uow_factory = uow_factory
         self._producer_factory = producer_factory
@@ -56,11 +54,9 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_poll_s = idle_poll_s
         self._max_backoff_s = max_backoff_s
-        self._backlog_every_s = backlog_every_s
         self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
-        self._backlog_at = 0.0
 
     def notify(self) -> None:
         self._wake.set()
@@ -108,8 +104,6 @@ class OutboxRelay:
         """Publish one batch of pending events; returns how many were published."""
         async with self._uow_factory() as uow:
             pending = await uow.outbox.pending(self._batch_size)
-            if self._backlog_due():
-                self._metrics.outbox_backlog.set(await uow.outbox.backlog())
         if not pending:
             return 0
         producer = await self._producer_ready()
@@ -168,10 +162,3 @@ class OutboxRelay:
         if producer is not None:
             with contextlib.suppress(KafkaError, OSError, asyncio.TimeoutError):
                 await producer.stop()
-
-    def _backlog_due(self) -> bool:
-        now = time.monotonic()
-        if now - self._backlog_at < self._backlog_every_s:
-            return False
-        self._backlog_at = now
-        return True

@@ -21,6 +21,7 @@ async def test_a_republished_batch_keeps_its_event_ids(
     running: RunningGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     relay = running.gateway.relay
+    assert relay is not None
     await relay.stop()  # drive the relay by hand
     trader = await running.add_client("crash-trader")
     ids = []
