@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 from multiprocessing.process import BaseProcess
@@ -41,14 +42,25 @@ async def _run(settings: Settings) -> None:
     relay = build_relay(settings, UnitOfWorkFactory(engine), Metrics())
     stopping = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
+    orphan_watch = asyncio.create_task(_stop_when_orphaned(stopping))
     await relay.start()
     log.info("outbox relay running (bootstrap %s)", settings.kafka_bootstrap_servers)
     try:
         await stopping.wait()
     finally:
+        orphan_watch.cancel()
         await relay.stop()
         await engine.dispose()
         log.info("outbox relay stopped")
+
+
+async def _stop_when_orphaned(stopping: asyncio.Event, *, every_s: float = 1.0) -> None:
+    """The gateway was killed outright (no SIGTERM reached us): stop rather than run unsupervised."""
+    parent = os.getppid()
+    while os.getppid() == parent:  # noqa: ASYNC110 - nothing to wait on but the parent pid
+        await asyncio.sleep(every_s)
+    log.warning("gateway process %d is gone; stopping the relay", parent)
+    stopping.set()
 
 
 class RelaySupervisor:

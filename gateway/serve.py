@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import signal
+from types import FrameType
 
 import uvicorn
 from rich.console import Console
@@ -24,6 +26,9 @@ def run_gateway(settings: Settings, *, host: str, port: int, access_log: bool = 
     # collector's generations so that full collections stay short under load.
     gc.collect()
     gc.freeze()
+    # uvicorn re-raises the signal that stopped it; turn SIGTERM into SystemExit so that the
+    # `finally` blocks here and in `run_stack` still stop the relay process and the local broker.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     relay = RelaySupervisor(settings) if settings.relay == "process" else None
     if relay is not None:
         relay.start()
@@ -42,6 +47,10 @@ def run_gateway(settings: Settings, *, host: str, port: int, access_log: bool = 
     finally:
         if relay is not None:
             relay.stop()
+
+
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 def run_stack(settings: Settings, *, host: str, port: int) -> None:

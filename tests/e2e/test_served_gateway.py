@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import psutil
 import pytest
 
 from gateway.localkafka import LocalKafka
@@ -46,6 +47,7 @@ def served(tmp_path: Path, kafka: LocalKafka) -> Iterator[tuple[str, dict[str, s
         [sys.executable, "-m", "gateway", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
     )
     url = f"http://127.0.0.1:{port}"
+    children: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -57,11 +59,15 @@ def served(tmp_path: Path, kafka: LocalKafka) -> Iterator[tuple[str, dict[str, s
                 pass
             assert time.monotonic() < deadline, "gateway did not start"
             time.sleep(0.2)
+        children = psutil.Process(process.pid).children(recursive=True)
+        assert children, "the outbox relay runs in a child process of `tsw serve`"
         yield url, env
     finally:
         process.terminate()
         process.wait(timeout=30)
         log.close()
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, f"processes left behind by `tsw serve`: {alive}"
 
 
 def test_cli_round_trip_against_a_served_gateway(served: tuple[str, dict[str, str]], tmp_path: Path) -> None:
