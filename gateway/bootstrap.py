@@ -12,20 +12,23 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.answers import AnswerService
 from gateway.clients import ClientService
 from gateway.config import Settings
 from gateway.documents.packs import SchemaPack, discover_packs
 from gateway.documents.signing import GatewayKeys
 from gateway.documents.validator import DocumentValidator
-from gateway.messaging.kafka import create_producer, ensure_topics
+from gateway.messaging.kafka import create_producer, create_response_consumer, ensure_topics
 from gateway.messaging.relay import OutboxRelay
+from gateway.messaging.responses import ResponseConsumer
+from gateway.messaging.workers import MessagingWorkers
 from gateway.metrics import Metrics
 from gateway.store.database import create_engine, migrate
 from gateway.store.uow import UnitOfWorkFactory
 from gateway.store.writer import SubmissionWriter
 from gateway.submission import SubmissionService
 
-__all__ = ["Gateway", "build_engine", "build_gateway", "build_relay", "load_packs"]
+__all__ = ["Gateway", "build_engine", "build_gateway", "build_messaging", "load_packs"]
 
 
 def load_packs(settings: Settings) -> list[SchemaPack]:
@@ -41,7 +44,7 @@ class Gateway:
     validator: DocumentValidator
     metrics: Metrics
     writer: SubmissionWriter
-    relay: OutboxRelay | None  # None when the relay runs in a process of its own (or is off)
+    messaging: MessagingWorkers | None  # None when they run in a process of their own (or are off)
     submissions: SubmissionService
     clients: ClientService
     _started: bool = field(default=False, init=False)
@@ -51,8 +54,8 @@ class Gateway:
             return
         await migrate(self.engine)
         await self.writer.start()
-        if self.relay is not None:
-            await self.relay.start()
+        if self.messaging is not None:
+            await self.messaging.start()
         self._started = True
 
     async def stop(self) -> None:
@@ -60,8 +63,8 @@ class Gateway:
             return
         self._started = False
         await self.writer.stop()
-        if self.relay is not None:
-            await self.relay.stop()
+        if self.messaging is not None:
+            await self.messaging.stop()
         await self.engine.dispose()
 
 
@@ -71,8 +74,8 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
     keys = GatewayKeys.load_or_create(settings.keys_dir)
     metrics = Metrics()
     validator = DocumentValidator(list(packs) if packs is not None else load_packs(settings))
-    relay = build_relay(settings, uow_factory, metrics) if settings.relay == "inline" else None
-    writer = SubmissionWriter(uow_factory, on_commit=relay.notify if relay is not None else _nothing)
+    messaging = build_messaging(settings, uow_factory, metrics) if settings.messaging == "inline" else None
+    writer = SubmissionWriter(uow_factory, on_commit=messaging.notify if messaging is not None else _nothing)
     submissions = SubmissionService(
         validator=validator,
         keys=keys,
@@ -89,7 +92,7 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
         validator=validator,
         metrics=metrics,
         writer=writer,
-        relay=relay,
+        messaging=messaging,
         submissions=submissions,
         clients=ClientService(uow_factory),
     )
@@ -99,8 +102,16 @@ def build_engine(settings: Settings) -> AsyncEngine:
     return create_engine(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
 
 
-def build_relay(settings: Settings, uow_factory: UnitOfWorkFactory, metrics: Metrics) -> OutboxRelay:
-    return OutboxRelay(
+def build_messaging(settings: Settings, uow_factory: UnitOfWorkFactory, metrics: Metrics) -> MessagingWorkers:
+    topics = partial(
+        ensure_topics,
+        settings.kafka_bootstrap_servers,
+        partitions=settings.topic_partitions,
+        replication_factor=settings.topic_replication_factor,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+        max_message_bytes=settings.kafka_max_message_bytes,
+    )
+    relay = OutboxRelay(
         uow_factory=uow_factory,
         producer_factory=partial(
             create_producer,
@@ -108,18 +119,22 @@ def build_relay(settings: Settings, uow_factory: UnitOfWorkFactory, metrics: Met
             request_timeout_ms=settings.kafka_request_timeout_ms,
             max_message_bytes=settings.kafka_max_message_bytes,
         ),
-        ensure_topics=partial(
-            ensure_topics,
-            settings.kafka_bootstrap_servers,
-            partitions=settings.topic_partitions,
-            replication_factor=settings.topic_replication_factor,
-            request_timeout_ms=settings.kafka_request_timeout_ms,
-            max_message_bytes=settings.kafka_max_message_bytes,
-        ),
+        ensure_topics=topics,
         metrics=metrics,
         batch_size=settings.relay_batch_size,
         idle_poll_s=settings.relay_idle_poll_ms / 1000,
     )
+    responses = ResponseConsumer(
+        answers=AnswerService(uow_factory),
+        consumer_factory=partial(
+            create_response_consumer,
+            settings.kafka_bootstrap_servers,
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+        ),
+        ensure_topics=topics,
+        metrics=metrics,
+    )
+    return MessagingWorkers(relay=relay, responses=responses)
 
 
 def _nothing() -> None:

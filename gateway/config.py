@@ -44,10 +44,11 @@ class Settings(BaseSettings):
         default=16 * 1024 * 1024,
         description="Largest routed record; must exceed max_body_bytes plus headers.",
     )
-    relay: Literal["inline", "process", "off"] = Field(
+    messaging: Literal["inline", "process", "off"] = Field(
         default="process",
-        description="Where the outbox relay runs: in the gateway's event loop, in a process of its own "
-        "(started and supervised by `tsw serve`, using a second core), or not at all.",
+        description="Where the outbox relay and the agency-response consumer run: in the gateway's "
+        "event loop, in a process of their own (started and supervised by `tsw serve`, on a second "
+        "core), or not at all.",
     )
     relay_batch_size: int = 500
     relay_idle_poll_ms: int = 25

@@ -35,5 +35,12 @@ class Metrics:
             "tsw_relay_failures", "Outbox relay publish attempts that failed.", registry=self.registry
         )
 
+        self.answers = Counter(
+            "tsw_agency_answers",
+            "Agency answers by outcome (applied, duplicate, refused, malformed).",
+            ["outcome"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -14,7 +14,7 @@ from gateway.api.app import create_app
 from gateway.bootstrap import build_gateway
 from gateway.config import Settings
 from gateway.localkafka import LocalKafka
-from gateway.relay_process import RelaySupervisor
+from gateway.messaging_process import MessagingSupervisor
 
 __all__ = ["run_gateway", "run_stack"]
 
@@ -27,11 +27,11 @@ def run_gateway(settings: Settings, *, host: str, port: int, access_log: bool = 
     gc.collect()
     gc.freeze()
     # uvicorn re-raises the signal that stopped it; turn SIGTERM into SystemExit so that the
-    # `finally` blocks here and in `run_stack` still stop the relay process and the local broker.
+    # `finally` blocks here and in `run_stack` still stop the messaging process and the local broker.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    relay = RelaySupervisor(settings) if settings.relay == "process" else None
-    if relay is not None:
-        relay.start()
+    messaging = MessagingSupervisor(settings) if settings.messaging == "process" else None
+    if messaging is not None:
+        messaging.start()
     try:
         uvicorn.run(
             app,
@@ -45,8 +45,8 @@ def run_gateway(settings: Settings, *, host: str, port: int, access_log: bool = 
             timeout_graceful_shutdown=10,
         )
     finally:
-        if relay is not None:
-            relay.stop()
+        if messaging is not None:
+            messaging.stop()
 
 
 def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:

@@ -74,7 +74,7 @@ def gateway_settings(tmp_path: Path, kafka: LocalKafka, **overrides: object) -> 
         data_dir=tmp_path,
         kafka_bootstrap_servers=kafka.bootstrap_servers,
         schema_packs=[WCO_DIR],
-        relay="inline",
+        messaging="inline",
         relay_idle_poll_ms=50,
         kafka_request_timeout_ms=5000,
         **overrides,  # type: ignore[arg-type]

@@ -6,9 +6,17 @@ illegal transition raises `IllegalTransition` and is never applied.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 from gateway.contracts.statuses import TERMINAL_STATUSES, Status
 
-__all__ = ["ALLOWED_TRANSITIONS", "IllegalTransition", "check_transition", "is_terminal"]
+__all__ = [
+    "ALLOWED_TRANSITIONS",
+    "IllegalTransition",
+    "check_transition",
+    "is_terminal",
+    "statuses_after_answer",
+]
 
 ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.ACCEPTED: frozenset({Status.ROUTED, Status.CANCELLED}),
@@ -39,3 +47,48 @@ def check_transition(current: Status, target: Status) -> None:
 
 def is_terminal(status: Status) -> bool:
     return status in TERMINAL_STATUSES
+
+
+def statuses_after_answer(
+    current: Status,
+    *,
+    targets: Collection[str],
+    answers: Mapping[str, str],
+    all_published: bool,
+) -> list[Status]:
+    """The aggregate statuses a declaration moves through after an agency answered, in order.
+
+    `answers` maps each agency that has answered to its state (UNDER_REVIEW, CLEARED, HELD or
+    REJECTED). The first answer moves a ROUTED declaration to UNDER_REVIEW; then any REJECTED makes it
+    REJECTED, any HELD makes it HELD, and CLEARED from every target agency makes it CLEARED. An answer
+    can overtake the relay's own bookkeeping: a declaration still ACCEPTED whose events are all
+    published goes through ROUTED first. Terminal declarations do not move. Every step is checked
+    against `ALLOWED_TRANSITIONS`.
+    """
+    if is_terminal(current) or (current is Status.ACCEPTED and not all_published):
+        return []
+    path: list[Status] = []
+    answered = {agency: state for agency, state in answers.items() if agency in targets}
+    if current is Status.ACCEPTED:
+        path.append(Status.ROUTED)
+    if answered and (path or current is Status.ROUTED):
+        path.append(Status.UNDER_REVIEW)
+    final = _final(targets, answered)
+    if final is not None:
+        path.append(final)
+    previous = current
+    for step in path:
+        check_transition(previous, step)
+        previous = step
+    return path
+
+
+def _final(targets: Collection[str], answered: Mapping[str, str]) -> Status | None:
+    states = set(answered.values())
+    if Status.REJECTED.value in states:
+        return Status.REJECTED
+    if Status.HELD.value in states:
+        return Status.HELD
+    if targets and all(answered.get(agency) == Status.CLEARED.value for agency in targets):
+        return Status.CLEARED
+    return None

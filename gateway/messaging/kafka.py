@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-__all__ = ["broker_answers", "create_producer", "ensure_topics"]
+from gateway.contracts.topics import RESPONSES_TOPIC
+
+__all__ = ["broker_answers", "create_producer", "create_response_consumer", "ensure_topics"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,19 @@ def create_producer(
         max_batch_size=256 * 1024,
         request_timeout_ms=request_timeout_ms,
         client_id="tsw-gateway",
+    )
+
+
+def create_response_consumer(bootstrap_servers: str, *, request_timeout_ms: int) -> AIOKafkaConsumer:
+    """Agency answers, read by one consumer group for every gateway; offsets committed by hand."""
+    return AIOKafkaConsumer(
+        RESPONSES_TOPIC,
+        bootstrap_servers=bootstrap_servers,
+        group_id="tsw-gateway-responses",
+        client_id="tsw-gateway-responses",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        request_timeout_ms=request_timeout_ms,
     )
 
 

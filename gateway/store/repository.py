@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.contracts.statuses import Status
@@ -19,9 +21,15 @@ from gateway.store.records import (
     NewDeclaration,
     OutboxEvent,
 )
-from gateway.store.tables import api_clients, declarations, outbox, status_history
+from gateway.store.tables import agency_states, api_clients, declarations, inbox, outbox, status_history
 
-__all__ = ["ClientRepository", "DeclarationRepository", "OutboxRepository", "PendingEvent"]
+__all__ = [
+    "AnswerRepository",
+    "ClientRepository",
+    "DeclarationRepository",
+    "OutboxRepository",
+    "PendingEvent",
+]
 
 _SUMMARY_COLUMNS = (
     declarations.c.id,
@@ -141,13 +149,114 @@ class DeclarationRepository:
         return [HistoryEntry(**row) for row in (await self._connection.execute(query)).mappings()]
 
     async def _agencies(self, declaration_id: str) -> dict[str, AgencyState]:
+        """Each target agency's state: its latest answer, else ROUTED or PENDING from the outbox."""
+        routed = select(outbox.c.agency, outbox.c.published_at).where(
+            outbox.c.declaration_id == declaration_id
+        )
+        states = {
+            row.agency: AgencyState(status="ROUTED" if row.published_at else "PENDING", at=row.published_at)
+            for row in await self._connection.execute(routed)
+        }
+        answered = select(
+            agency_states.c.agency,
+            agency_states.c.status,
+            agency_states.c.reference,
+            agency_states.c.reason,
+            agency_states.c.at,
+        ).where(agency_states.c.declaration_id == declaration_id)
+        for row in await self._connection.execute(answered):
+            states[row.agency] = AgencyState(
+                status=row.status, reference=row.reference, reason=row.reason, at=row.at
+            )
+        return states
+
+
+class AnswerRepository:
+    """Agency answers: the inbox of applied response events and each agency's latest state."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def claim(self, event_id: str, *, declaration_id: str, at: datetime, outcome: str) -> bool:
+        """Record a response event as applied; False when it already was (a redelivery).
+
+        Being the transaction's first statement, and a write, it also takes SQLite's write lock before
+        anything is read, so the reads that follow cannot go stale.
+        """
+        dialect_insert = postgresql_insert if self._connection.dialect.name == "postgresql" else sqlite_insert
+        statement = (
+            dialect_insert(inbox)
+            .values(event_id=event_id, declaration_id=declaration_id, received_at=at, outcome=outcome)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+        return (await self._connection.execute(statement)).rowcount == 1
+
+    async def set_outcome(self, event_id: str, outcome: str) -> None:
+        await self._connection.execute(
+            update(inbox).where(inbox.c.event_id == event_id).values(outcome=outcome)
+        )
+
+    async def status(self, declaration_id: str) -> str | None:
+        query = select(declarations.c.status).where(declarations.c.id == declaration_id)
+        if self._connection.dialect.name == "postgresql":
+            query = query.with_for_update()
+        return (await self._connection.execute(query)).scalar_one_or_none()
+
+    async def targets(self, declaration_id: str) -> tuple[list[str], bool]:
+        """The declaration's target agencies and whether every one of its events is published."""
         query = select(outbox.c.agency, outbox.c.published_at).where(
             outbox.c.declaration_id == declaration_id
         )
-        return {
-            row.agency: AgencyState(status="ROUTED" if row.published_at else "PENDING", at=row.published_at)
-            for row in await self._connection.execute(query)
+        rows = (await self._connection.execute(query)).all()
+        return [row.agency for row in rows], all(row.published_at is not None for row in rows)
+
+    async def record(
+        self,
+        *,
+        declaration_id: str,
+        agency: str,
+        status: str,
+        decision: str,
+        reference: str | None,
+        reason: str | None,
+        at: datetime,
+        response_event_id: str,
+    ) -> None:
+        values = {
+            "status": status,
+            "decision": decision,
+            "reference": reference,
+            "reason": reason,
+            "at": at,
+            "response_event_id": response_event_id,
         }
+        updated = await self._connection.execute(
+            update(agency_states)
+            .where(agency_states.c.declaration_id == declaration_id, agency_states.c.agency == agency)
+            .values(**values)
+        )
+        if updated.rowcount == 0:
+            await self._connection.execute(
+                insert(agency_states).values(declaration_id=declaration_id, agency=agency, **values)
+            )
+
+    async def answers(self, declaration_id: str) -> dict[str, str]:
+        query = select(agency_states.c.agency, agency_states.c.status).where(
+            agency_states.c.declaration_id == declaration_id
+        )
+        return {row.agency: row.status for row in await self._connection.execute(query)}
+
+    async def move(self, declaration_id: str, path: Sequence[str], *, at: datetime, detail: str) -> None:
+        """Set the aggregate status to the last of `path`, with a history entry for every step."""
+        await self._connection.execute(
+            update(declarations)
+            .where(declarations.c.id == declaration_id)
+            .values(status=path[-1], updated_at=at)
+        )
+        await self._connection.execute(
+            insert(status_history),
+            [{"declaration_id": declaration_id, "status": step, "at": at, "detail": detail} for step in path],
+        )
 
 
 @dataclass(frozen=True, slots=True)

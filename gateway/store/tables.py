@@ -5,6 +5,8 @@
 - `outbox`: one row per (declaration, target agency): the routed event's id and signed headers,
   written in the same transaction as the declaration and published by the relay.
 - `api_clients`: callers and their hashed API keys.
+- `agency_states`: each target agency's latest answer for a declaration.
+- `inbox`: the ids of agency answers already applied, so a redelivered answer changes nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +33,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["UtcDateTime", "api_clients", "declarations", "metadata", "outbox", "status_history"]
+__all__ = [
+    "UtcDateTime",
+    "agency_states",
+    "api_clients",
+    "declarations",
+    "inbox",
+    "metadata",
+    "outbox",
+    "status_history",
+]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -120,4 +131,26 @@ outbox = Table(
         sqlite_where=text("published_at IS NULL"),
         postgresql_where=text("published_at IS NULL"),
     ),
+)
+
+agency_states = Table(
+    "agency_states",
+    metadata,
+    Column("declaration_id", String(36), ForeignKey("declarations.id"), primary_key=True),
+    Column("agency", String(32), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("decision", String(64), nullable=False),
+    Column("reference", String(200)),
+    Column("reason", Text),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("response_event_id", String(36), nullable=False),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("declaration_id", String(36), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("outcome", String(200), nullable=False),
 )

@@ -16,7 +16,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from gateway.errors import ServiceUnavailable
-from gateway.store.repository import ClientRepository, DeclarationRepository, OutboxRepository
+from gateway.store.repository import (
+    AnswerRepository,
+    ClientRepository,
+    DeclarationRepository,
+    OutboxRepository,
+)
 
 __all__ = ["UnitOfWork", "UnitOfWorkFactory"]
 
@@ -25,6 +30,7 @@ class UnitOfWork:
     declarations: DeclarationRepository
     outbox: OutboxRepository
     clients: ClientRepository
+    answers: AnswerRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -41,6 +47,7 @@ class UnitOfWork:
         self.declarations = DeclarationRepository(self._connection)
         self.outbox = OutboxRepository(self._connection)
         self.clients = ClientRepository(self._connection)
+        self.answers = AnswerRepository(self._connection)
         return self
 
     async def __aexit__(

@@ -20,8 +20,9 @@ class Crash(Exception):
 async def test_a_republished_batch_keeps_its_event_ids(
     running: RunningGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    relay = running.gateway.relay
-    assert relay is not None
+    workers = running.gateway.messaging
+    assert workers is not None
+    relay = workers.relay
     await relay.stop()  # drive the relay by hand
     trader = await running.add_client("crash-trader")
     ids = []

@@ -11,7 +11,7 @@ from gateway.contracts import (
     encode_headers,
     route_topic,
 )
-from gateway.domain.declaration import IllegalTransition, check_transition, is_terminal
+from gateway.domain.declaration import IllegalTransition, check_transition, is_terminal, statuses_after_answer
 
 
 def test_topic_names() -> None:
@@ -50,3 +50,37 @@ def test_status_machine() -> None:
     with pytest.raises(IllegalTransition):
         check_transition(Status.ACCEPTED, Status.CLEARED)
     assert is_terminal(Status.REJECTED) and not is_terminal(Status.ROUTED)
+
+
+@pytest.mark.parametrize(
+    ("current", "answers", "published", "expected"),
+    [
+        (Status.ROUTED, {"customs": "CLEARED"}, True, [Status.UNDER_REVIEW]),
+        (
+            Status.ROUTED,
+            {"customs": "CLEARED", "censtatd": "CLEARED"},
+            True,
+            [Status.UNDER_REVIEW, Status.CLEARED],
+        ),
+        (Status.UNDER_REVIEW, {"customs": "CLEARED", "censtatd": "CLEARED"}, True, [Status.CLEARED]),
+        (Status.UNDER_REVIEW, {"customs": "HELD", "censtatd": "CLEARED"}, True, [Status.HELD]),
+        (Status.ROUTED, {"customs": "REJECTED"}, True, [Status.UNDER_REVIEW, Status.REJECTED]),
+        (Status.UNDER_REVIEW, {"customs": "HELD", "censtatd": "REJECTED"}, True, [Status.REJECTED]),
+        (Status.ROUTED, {"customs": "UNDER_REVIEW"}, True, [Status.UNDER_REVIEW]),
+        (Status.UNDER_REVIEW, {"customs": "UNDER_REVIEW"}, True, []),
+        (Status.ACCEPTED, {"customs": "CLEARED"}, True, [Status.ROUTED, Status.UNDER_REVIEW]),
+        (Status.ACCEPTED, {"customs": "CLEARED"}, False, []),
+        (Status.CLEARED, {"customs": "REJECTED"}, True, []),
+        (Status.CANCELLED, {"customs": "CLEARED", "censtatd": "CLEARED"}, True, []),
+        (Status.ROUTED, {"tid": "REJECTED"}, True, []),  # not a target of this declaration: ignored
+    ],
+)
+def test_statuses_after_an_answer(
+    current: Status, answers: dict[str, str], published: bool, expected: list[Status]
+) -> None:
+    assert (
+        statuses_after_answer(
+            current, targets=("customs", "censtatd"), answers=answers, all_published=published
+        )
+        == expected
+    )

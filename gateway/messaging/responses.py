@@ -1,0 +1,103 @@
+"""The response consumer: agency answers from `tsw.responses`, applied in order, offsets committed after.
+
+Each batch is applied record by record (`AnswerService.apply`, one transaction each) and only then
+committed, so a crash re-reads at most one batch, whose answers the inbox recognises. A record that
+cannot be parsed is logged with its reason and skipped. If the database is down, the consumer is
+dropped and recreated after a back-off, re-reading from the last committed offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.errors import KafkaError
+
+from gateway.answers import AnswerService
+from gateway.contracts.events import decode_headers
+from gateway.contracts.responses import AgencyResponse
+from gateway.contracts.topics import RESPONSES_TOPIC
+from gateway.errors import ServiceUnavailable
+from gateway.messaging.relay import TopicCreator
+from gateway.metrics import Metrics
+
+__all__ = ["ResponseConsumer"]
+
+log = logging.getLogger(__name__)
+
+ConsumerFactory = Callable[[], AIOKafkaConsumer]
+
+
+class ResponseConsumer:
+    def __init__(
+        self,
+        *,
+        answers: AnswerService,
+        consumer_factory: ConsumerFactory,
+        ensure_topics: TopicCreator,
+        metrics: Metrics,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self._answers = answers
+        self._consumer_factory = consumer_factory
+        self._ensure_topics = ensure_topics
+        self._metrics = metrics
+        self._max_backoff_s = max_backoff_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="response-consumer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            consumer = self._consumer_factory()
+            try:
+                await self._ensure_topics([RESPONSES_TOPIC])
+                await consumer.start()
+                backoff = 0.1
+                await self._consume(consumer)
+            except (KafkaError, OSError, ServiceUnavailable) as exc:
+                log.warning("response consumer: %s; retrying in %.1fs", exc, backoff)
+            finally:
+                with contextlib.suppress(KafkaError, OSError):
+                    await consumer.stop()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff_s)
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=500)
+            for records in batch.values():
+                for record in records:
+                    await self._handle(record)
+            if batch:
+                await consumer.commit()
+
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            headers = decode_headers(record.headers)
+            answer = AgencyResponse.from_json(record.value or b"")
+        except (ValueError, UnicodeDecodeError) as exc:
+            self._metrics.answers.labels("malformed").inc()
+            log.error(
+                "skipping malformed answer at %s[%d]@%d: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                exc,
+            )
+            return
+        outcome = await self._answers.apply(headers.id, answer)
+        self._metrics.answers.labels(outcome.split(":", 1)[0]).inc()

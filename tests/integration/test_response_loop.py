@@ -1,0 +1,140 @@
+"""Agency answers on tsw.responses move a declaration through the state machine, once each."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+
+from gateway.contracts.events import EventHeaders, encode_headers, rfc3339
+from gateway.contracts.responses import RESPONSE_EVENT_TYPE, AgencyResponse, AgencyStatus, response_event_id
+from gateway.contracts.topics import RESPONSES_TOPIC
+from tests.conftest import RunningGateway
+from tests.examples import examples
+
+
+async def answer(
+    producer: AIOKafkaProducer,
+    declaration_id: str,
+    agency: str,
+    status: AgencyStatus,
+    decision: str,
+    *,
+    in_reply_to: str = "routed-event",
+    reference: str | None = None,
+) -> None:
+    """Publish an agency answer as an adapter would."""
+    response = AgencyResponse(
+        declaration_id=declaration_id,
+        agency=agency,
+        in_reply_to=f"{in_reply_to}-{agency}",
+        status=status,
+        decision=decision,
+        decided_at=rfc3339(datetime.now(UTC)),
+        reference=reference,
+    )
+    headers = EventHeaders(
+        id=response_event_id(response.in_reply_to, status),
+        source=f"urn:tsw:adapter:{agency}",
+        type=RESPONSE_EVENT_TYPE,
+        subject=declaration_id,
+        time=response.decided_at,
+        content_type="application/json",
+    )
+    await producer.send_and_wait(
+        RESPONSES_TOPIC, response.to_json(), key=declaration_id.encode(), headers=encode_headers(headers)
+    )
+
+
+async def view_when(
+    running: RunningGateway, headers: dict[str, str], declaration_id: str, status: str
+) -> dict:  # type: ignore[type-arg]
+    async with asyncio.timeout(30):
+        while True:
+            body = (await running.http.get(f"/v1/declarations/{declaration_id}", headers=headers)).json()
+            if body["status"] == status:
+                return body  # type: ignore[no-any-return]
+            await asyncio.sleep(0.05)
+
+
+async def test_answers_move_a_declaration_to_cleared_once(backend_gateway: RunningGateway) -> None:
+    running = backend_gateway
+    trader = await running.add_client("answered-trader")
+    body = examples("hk.tdec", suffix=".json")[0].read_bytes()
+    accepted = (
+        await running.http.post(
+            "/v1/declarations", content=body, headers={**trader, "Content-Type": "application/json"}
+        )
+    ).json()
+    declaration_id = accepted["id"]
+    await view_when(running, trader, declaration_id, "ROUTED")
+
+    producer = AIOKafkaProducer(bootstrap_servers=running.settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        await answer(
+            producer, declaration_id, "customs", AgencyStatus.CLEARED, "CLEARED", reference="CED0000000001"
+        )
+        await answer(
+            producer, declaration_id, "customs", AgencyStatus.CLEARED, "CLEARED", reference="CED0000000001"
+        )
+        under_review = await view_when(running, trader, declaration_id, "UNDER_REVIEW")
+        assert under_review["agencies"]["customs"]["status"] == "CLEARED"
+        assert under_review["agencies"]["customs"]["reference"] == "CED0000000001"
+        assert under_review["agencies"]["censtatd"]["status"] == "ROUTED"
+
+        await answer(producer, declaration_id, "censtatd", AgencyStatus.CLEARED, "ACKNOWLEDGED")
+        cleared = await view_when(running, trader, declaration_id, "CLEARED")
+        # An answer after the end changes nothing: CLEARED is terminal.
+        await answer(producer, declaration_id, "customs", AgencyStatus.REJECTED, "REJECTED")
+        # An agency the declaration was not routed to is refused too.
+        await answer(producer, declaration_id, "tid", AgencyStatus.REJECTED, "REFUSED")
+        await asyncio.sleep(1.5)
+    finally:
+        await producer.stop()
+
+    final = (await running.http.get(f"/v1/declarations/{declaration_id}", headers=trader)).json()
+    assert final["status"] == "CLEARED"
+    assert [entry["status"] for entry in final["history"]] == [
+        "ACCEPTED",
+        "ROUTED",
+        "UNDER_REVIEW",
+        "CLEARED",
+    ]
+    assert final == cleared
+    assert "tid" not in final["agencies"]
+    metrics = (await running.http.get("/metrics")).text
+    assert 'tsw_agency_answers_total{outcome="duplicate"} 1.0' in metrics
+    assert 'tsw_agency_answers_total{outcome="refused"} 2.0' in metrics
+
+
+async def test_a_hold_or_a_rejection_is_final(backend_gateway: RunningGateway) -> None:
+    running = backend_gateway
+    trader = await running.add_client("held-trader")
+    ids = []
+    for document in examples("hk.aci.road", suffix=".json")[:2]:
+        accepted = await running.http.post(
+            "/v1/declarations",
+            content=document.read_bytes(),
+            headers={**trader, "Content-Type": "application/json"},
+        )
+        ids.append(accepted.json()["id"])
+    for declaration_id in ids:
+        await view_when(running, trader, declaration_id, "ROUTED")
+
+    producer = AIOKafkaProducer(bootstrap_servers=running.settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        held, rejected = ids
+        await answer(producer, held, "logistics", AgencyStatus.HELD, "HELD")
+        await answer(producer, rejected, "customs", AgencyStatus.REJECTED, "REJECTED")
+        await answer(producer, rejected, "logistics", AgencyStatus.CLEARED, "RELEASED")
+        held_view = await view_when(running, trader, held, "HELD")
+        rejected_view = await view_when(running, trader, rejected, "REJECTED")
+    finally:
+        await producer.stop()
+
+    assert [e["status"] for e in held_view["history"]] == ["ACCEPTED", "ROUTED", "UNDER_REVIEW", "HELD"]
+    assert held_view["history"][-1]["detail"] == "logistics: HELD"
+    assert [e["status"] for e in rejected_view["history"]][-1] == "REJECTED"
