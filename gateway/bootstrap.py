@@ -23,6 +23,7 @@ from gateway.messaging.relay import OutboxRelay
 from gateway.messaging.responses import ResponseConsumer
 from gateway.messaging.workers import MessagingWorkers
 from gateway.metrics import Metrics
+from gateway.notifications import StatusFeed
 from gateway.store.database import create_engine, migrate
 from gateway.store.uow import UnitOfWorkFactory
 from gateway.store.writer import SubmissionWriter
@@ -45,6 +46,7 @@ class Gateway:
     metrics: Metrics
     writer: SubmissionWriter
     messaging: MessagingWorkers | None  # None when they run in a process of their own (or are off)
+    feed: StatusFeed
     submissions: SubmissionService
     clients: ClientService
     _started: bool = field(default=False, init=False)
@@ -62,6 +64,7 @@ class Gateway:
         if not self._started:
             return
         self._started = False
+        await self.feed.stop()
         await self.writer.stop()
         if self.messaging is not None:
             await self.messaging.stop()
@@ -93,6 +96,7 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
         metrics=metrics,
         writer=writer,
         messaging=messaging,
+        feed=StatusFeed(uow_factory),
         submissions=submissions,
         clients=ClientService(uow_factory),
     )

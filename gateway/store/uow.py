@@ -64,6 +64,12 @@ class UnitOfWork:
         if isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError):
             raise ServiceUnavailable("database unavailable") from exc
 
+    @property
+    def connection(self) -> AsyncConnection:
+        """The open connection, for read models that are not worth a repository (e.g. feeds)."""
+        assert self._connection is not None, "connection outside `async with`"
+        return self._connection
+
     async def ping(self) -> None:
         assert self._connection is not None, "ping() outside `async with`"
         await self._connection.execute(text("SELECT 1"))

@@ -1,0 +1,67 @@
+"""Fixtures for end-to-end tests: the gateway served by `tsw serve`, as users run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from gateway.localkafka import LocalKafka
+from tests.conftest import WCO_DIR, free_port
+
+
+def tsw(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=check,
+    )
+
+
+@pytest.fixture
+def served(tmp_path: Path, kafka: LocalKafka) -> Iterator[tuple[str, dict[str, str]]]:
+    env = {
+        **os.environ,
+        "TSW_DATA_DIR": str(tmp_path),
+        "TSW_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "TSW_SCHEMA_PACKS": str(WCO_DIR),
+        "TSW_MAX_BODY_BYTES": str(256 * 1024),
+    }
+    env.pop("TSW_DATABASE_URL", None)
+    port = free_port()
+    log = (tmp_path / "gateway.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    children: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, (tmp_path / "gateway.log").read_text()
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "gateway did not start"
+            time.sleep(0.2)
+        children = psutil.Process(process.pid).children(recursive=True)
+        assert children, "the outbox relay runs in a child process of `tsw serve`"
+        yield url, env
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, f"processes left behind by `tsw serve`: {alive}"
