@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from importlib.resources import files
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -20,6 +21,17 @@ router = APIRouter(tags=["system"])
 @router.get("/.well-known/jwks.json", summary="Every public key that may still verify a receipt or event")
 async def jwks(gateway: GatewayDep) -> dict[str, Any]:
     return gateway.keys.jwks()
+
+
+@router.get(
+    "/asyncapi.yaml",
+    summary="AsyncAPI 3 document: every Kafka topic, its key, headers and payload",
+    response_class=Response,
+    responses={200: {"content": {"application/yaml": {}}}},
+)
+async def asyncapi() -> Response:
+    document = files("gateway.contracts").joinpath("asyncapi.yaml").read_bytes()
+    return Response(document, media_type="application/yaml")
 
 
 @router.get("/healthz", summary="Liveness: the process answers")

@@ -85,6 +85,9 @@ def test_openapi_jwks_metrics_and_readiness(served: tuple[str, dict[str, str]]) 
     while httpx.get(f"{url}/readyz").status_code != 200:
         assert time.monotonic() < deadline
         time.sleep(0.2)
+    asyncapi = httpx.get(f"{url}/asyncapi.yaml")
+    assert asyncapi.headers["content-type"].startswith("application/yaml")
+    assert "tsw.route.customs" in asyncapi.text
     metrics = httpx.get(f"{url}/metrics").text
     assert "tsw_outbox_backlog" in metrics
     assert "tsw_submissions_total" in metrics or "# TYPE tsw_submissions counter" in metrics
