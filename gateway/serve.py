@@ -1,4 +1,4 @@
-"""Running the gateway process, alone (`tsw serve`) or with its local broker (`tsw up`)."""
+"""Running the gateway process, alone (`tsw serve`) or with the whole local stack (`tsw up`)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from types import FrameType
 
 import uvicorn
 from rich.console import Console
+from rich.table import Table
 
 from gateway.api.app import create_app
 from gateway.bootstrap import build_gateway
 from gateway.config import Settings
 from gateway.localkafka import LocalKafka
 from gateway.messaging_process import MessagingSupervisor
+from gateway.stack import LocalServices
 
 __all__ = ["run_gateway", "run_stack"]
 
@@ -54,17 +56,32 @@ def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
 
 
 def run_stack(settings: Settings, *, host: str, port: int) -> None:
+    """Kafka, the agency simulators and adapters, then the gateway in the foreground; Ctrl-C stops all."""
     console = Console()
     kafka = LocalKafka.from_settings(settings)
     console.print(f"starting Kafka on {kafka.bootstrap_servers} (first start fetches the jars with Maven)")
     kafka.start()
-    console.print(f"[green]Kafka[/]    {kafka.bootstrap_servers}")
-    console.print(
-        f"[green]gateway[/]  http://{host}:{port}  (API docs at /docs, keys at /.well-known/jwks.json)"
-    )
-    console.print("Ctrl-C stops everything")
+    services = LocalServices(settings, gateway_url=f"http://{host}:{port}")
     try:
+        services.start()
+        _print_stack(console, kafka, services, host=host, port=port)
         run_gateway(settings, host=host, port=port)
     finally:
-        console.print("stopping Kafka")
+        console.print("stopping the adapters, the simulators and Kafka")
+        services.stop()
         kafka.stop()
+
+
+def _print_stack(
+    console: Console, kafka: LocalKafka, services: LocalServices, *, host: str, port: int
+) -> None:
+    table = Table(title="Trade Single Window: local stack", show_header=True)
+    table.add_column("component")
+    table.add_column("where")
+    table.add_column("log")
+    table.add_row("gateway", f"http://{host}:{port}  (docs /docs, events /asyncapi.yaml)", "this terminal")
+    table.add_row("Kafka", kafka.bootstrap_servers, str(kafka.log_file))
+    for service in services.services:
+        table.add_row(service.name, service.url or "consumer group", str(service.log))
+    console.print(table)
+    console.print("Ctrl-C stops everything")

@@ -1,0 +1,93 @@
+"""The whole local stack for `tsw up` / `make run`: agency simulators and adapters as child processes.
+
+Each simulator (`python -m simulators run`) stands in for one agency's back-end on its own port; each
+adapter (`python -m adapters run`) consumes that agency's topic and calls its simulator. They log to
+`TSW_DATA_DIR/logs/<name>.log`. `LocalServices.stop()` sends SIGTERM and waits (SIGKILL after a grace
+period); Ctrl-C in the terminal reaches them too, since they share its process group.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.config import Settings
+from gateway.contracts.agencies import Agency
+
+__all__ = ["SIMULATOR_PORTS", "LocalServices", "Service"]
+
+SIMULATOR_PORTS: dict[str, int] = {
+    Agency.CUSTOMS: 9101,
+    Agency.TID: 9102,
+    Agency.CENSTATD: 9103,
+    Agency.LOGISTICS: 9104,
+}
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    log: Path
+    url: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+
+class LocalServices:
+    def __init__(self, settings: Settings, *, gateway_url: str) -> None:
+        logs = settings.data_dir / "logs"
+        self._env = {
+            **os.environ,
+            "TSW_DATA_DIR": str(settings.data_dir),
+            "TSW_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        }
+        self.services = [
+            *(self._simulator(agency, port, logs) for agency, port in SIMULATOR_PORTS.items()),
+            *(
+                self._adapter(agency, port, logs, settings, gateway_url)
+                for agency, port in SIMULATOR_PORTS.items()
+            ),
+        ]
+
+    def start(self) -> None:
+        for service in self.services:
+            service.log.parent.mkdir(parents=True, exist_ok=True)
+            with service.log.open("ab") as log:
+                service.process = subprocess.Popen(service.argv, env=self._env, stdout=log, stderr=log)
+
+    def stop(self, *, timeout_s: float = 15.0) -> None:
+        running = [s.process for s in self.services if s.process is not None and s.process.poll() is None]
+        for process in running:
+            process.terminate()
+        for process in running:
+            try:
+                process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    @staticmethod
+    def _simulator(agency: str, port: int, logs: Path) -> Service:
+        argv = [sys.executable, "-m", "simulators", "run", "--agency", agency, "--port", str(port)]
+        return Service(
+            f"{agency} simulator", argv, logs / f"simulator-{agency}.log", f"http://127.0.0.1:{port}"
+        )
+
+    @staticmethod
+    def _adapter(agency: str, port: int, logs: Path, settings: Settings, gateway_url: str) -> Service:
+        argv = [
+            sys.executable,
+            "-m",
+            "adapters",
+            "run",
+            "--agency",
+            agency,
+            "--backend-url",
+            f"http://127.0.0.1:{port}",
+            "--jwks-url",
+            f"{gateway_url}/.well-known/jwks.json",
+        ]
+        return Service(f"{agency} adapter", argv, logs / f"adapter-{agency}.log")
