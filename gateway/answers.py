@@ -2,7 +2,9 @@
 
 One transaction per answer: claim its event id in the inbox (a redelivered answer changes nothing),
 record the agency's state, and move the declaration along the state machine
-(`gateway.domain.declaration.statuses_after_answer`), with a history entry for every step. Answers
+(`gateway.domain.declaration.statuses_after_answer`), with a history entry for every step. An answer
+can overtake the relay's own record that it published the event answered: it then confirms that
+publication itself, so that the declaration moves through ROUTED. Answers
 that the state machine refuses (for a terminal declaration, from an agency the declaration was not
 routed to, for an unknown declaration) are recorded in the inbox with the reason and logged; they
 are never applied.
@@ -49,6 +51,7 @@ class AnswerService:
         current = await uow.answers.status(answer.declaration_id)
         if current is None:
             return "refused: unknown declaration"
+        await uow.answers.confirm_published(answer.in_reply_to, at=at)
         targets, all_published = await uow.answers.targets(answer.declaration_id)
         if answer.agency not in targets:
             return f"refused: {answer.agency} is not a target of this declaration"

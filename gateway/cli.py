@@ -182,6 +182,17 @@ def verify_receipt(
     print(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
 
 
+@app.command()
+def demo(
+    url: Annotated[str, _URL] = "http://127.0.0.1:8000",
+    timeout_s: Annotated[float, typer.Option("--timeout", help="Seconds to wait for final statuses.")] = 60.0,
+) -> None:
+    """Submit the example documents to a running stack (`tsw up`) and watch them progress, live."""
+    from gateway.demo import run_demo
+
+    run_demo(Settings(), url=url, timeout_s=timeout_s, console=console)
+
+
 @app.command("bench")
 def bench(
     what: Annotated[str, typer.Argument(help="What to measure: 'submit'.")] = "submit",

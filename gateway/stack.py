@@ -37,7 +37,7 @@ class Service:
 
 
 class LocalServices:
-    def __init__(self, settings: Settings, *, gateway_url: str) -> None:
+    def __init__(self, settings: Settings, *, gateway_url: str, ports: dict[str, int] | None = None) -> None:
         logs = settings.data_dir / "logs"
         self._env = {
             **os.environ,

@@ -202,6 +202,14 @@ class AnswerRepository:
             query = query.with_for_update()
         return (await self._connection.execute(query)).scalar_one_or_none()
 
+    async def confirm_published(self, event_id: str, *, at: datetime) -> None:
+        """An answer to `event_id` proves it was published, even if the relay has not recorded it yet."""
+        await self._connection.execute(
+            update(outbox)
+            .where(outbox.c.event_id == event_id, outbox.c.published_at.is_(None))
+            .values(published_at=at)
+        )
+
     async def targets(self, declaration_id: str) -> tuple[list[str], bool]:
         """The declaration's target agencies and whether every one of its events is published."""
         query = select(outbox.c.agency, outbox.c.published_at).where(

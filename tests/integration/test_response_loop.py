@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from gateway.contracts.events import EventHeaders, encode_headers, rfc3339
 from gateway.contracts.responses import RESPONSE_EVENT_TYPE, AgencyResponse, AgencyStatus, response_event_id
-from gateway.contracts.topics import RESPONSES_TOPIC
+from gateway.contracts.topics import RESPONSES_TOPIC, route_topic
 from tests.conftest import RunningGateway
-from tests.examples import examples
+from tests.examples import examples, wco_samples
+from tests.kafka_helpers import consume_keys, headers_of
 
 
 async def answer(
@@ -28,7 +30,7 @@ async def answer(
     response = AgencyResponse(
         declaration_id=declaration_id,
         agency=agency,
-        in_reply_to=f"{in_reply_to}-{agency}",
+        in_reply_to=in_reply_to if in_reply_to != "routed-event" else f"{in_reply_to}-{agency}",
         status=status,
         decision=decision,
         decided_at=rfc3339(datetime.now(UTC)),
@@ -138,3 +140,53 @@ async def test_a_hold_or_a_rejection_is_final(backend_gateway: RunningGateway) -
     assert [e["status"] for e in held_view["history"]] == ["ACCEPTED", "ROUTED", "UNDER_REVIEW", "HELD"]
     assert held_view["history"][-1]["detail"] == "logistics: HELD"
     assert [e["status"] for e in rejected_view["history"]][-1] == "REJECTED"
+
+
+async def test_an_answer_that_overtakes_the_relays_bookkeeping(
+    running: RunningGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agency answers before the relay recorded the publication: the answer confirms it."""
+    workers = running.gateway.messaging
+    assert workers is not None
+    await workers.relay.stop()  # publish by hand, and "crash" before recording it
+    trader = await running.add_client("overtaken-trader")
+    valid, _ = wco_samples()
+    accepted = (
+        await running.http.post(
+            "/v1/declarations",
+            content=valid[0].read_bytes(),
+            headers={**trader, "Content-Type": "application/xml"},
+        )
+    ).json()
+
+    async def crash(*_args: object) -> None:
+        raise RuntimeError("crashed before recording the publication")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(workers.relay, "_mark_published", crash)
+        with pytest.raises(RuntimeError):
+            await workers.relay.publish_batch()
+    [routed] = await consume_keys(
+        running.settings.kafka_bootstrap_servers, route_topic("customs"), [accepted["id"]]
+    )
+
+    producer = AIOKafkaProducer(bootstrap_servers=running.settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        await answer(
+            producer,
+            accepted["id"],
+            "customs",
+            AgencyStatus.CLEARED,
+            "CLEARED",
+            in_reply_to=headers_of(routed)["ce_id"],
+        )
+    finally:
+        await producer.stop()
+    cleared = await view_when(running, trader, accepted["id"], "CLEARED")
+    assert await workers.relay.publish_batch() == 0  # the answer already confirmed the publication
+
+    final = (await running.http.get(f"/v1/declarations/{accepted['id']}", headers=trader)).json()
+    assert [e["status"] for e in cleared["history"]] == ["ACCEPTED", "ROUTED", "UNDER_REVIEW", "CLEARED"]
+    assert final["status"] == "CLEARED"
+    assert final["history"] == cleared["history"]

@@ -1,0 +1,208 @@
+"""Delivering a submission to the agency's back-end: `POST /v1/submissions` over httpx.
+
+One attempt (`AgencyClient.submit_once`) has a connect timeout and a read/write/pool timeout and
+ends in one of:
+
+- an `AgencyAnswer` (2xx with a JSON body carrying the agency's ``decision``);
+- `BackendUnavailable` (retriable): connection errors, timeouts, 408, 429 and 5xx; a ``Retry-After``
+  on the answer is kept as `retry_after_s`;
+- `DeliveryRejected` (a poison event, never retried): any other answer, e.g. 422 for a request the
+  back-end refuses, or a 2xx whose body cannot be read.
+
+`AgencyClient.submit` retries a retriable failure with exponential backoff and jitter (`Backoff`;
+``Retry-After`` honoured as a floor) behind a `CircuitBreaker`, and logs every failure. It keeps
+trying until it succeeds, the failure is final, or the `wait` callable it is given raises (the worker's
+wait raises `Stopping` when the adapter stops): while a back-end is down nothing is dropped. Retrying
+is safe because the back-end is idempotent by ``submission_id`` (the routed event's ``ce_id``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from adapters.circuit import CircuitBreaker
+from adapters.errors import BackendUnavailable, CircuitOpen, DeliveryRejected
+from adapters.retry import Backoff, Wait, parse_retry_after
+from adapters.translate import TradeSummary
+
+__all__ = ["SUBMISSIONS_PATH", "AgencyAnswer", "AgencyClient", "Submission"]
+
+log = logging.getLogger(__name__)
+
+SUBMISSIONS_PATH = "/v1/submissions"
+#: Answers worth another try: request timeout, too many requests, and every 5xx.
+_RETRIABLE_STATUS = frozenset({408, 429})
+_MAX_REASON_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """The request body of ``POST /v1/submissions``."""
+
+    submission_id: str
+    declaration_id: str
+    action: str
+    document_type: str
+    summary: TradeSummary
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyAnswer:
+    """The back-end's 200 body: its decision in its own words."""
+
+    submission_id: str
+    decision: str
+    reference: str | None = None
+    reason: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class AgencyClient:
+    """An httpx client for one agency back-end, with retries and a circuit breaker."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        agency: str,
+        backoff: Backoff,
+        breaker: CircuitBreaker,
+        connect_timeout_s: float = 3.0,
+        request_timeout_s: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._agency = agency
+        self._backoff = backoff
+        self._breaker = breaker
+        self._timeout = httpx.Timeout(request_timeout_s, connect=connect_timeout_s)
+        self._transport = transport
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._breaker
+
+    async def start(self) -> None:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                base_url=self._base_url,
+                timeout=self._timeout,
+                follow_redirects=False,
+                transport=self._transport,
+                headers={"User-Agent": f"tsw-adapter/{self._agency}", "Accept": "application/json"},
+            )
+
+    async def stop(self) -> None:
+        http, self._http = self._http, None
+        if http is not None:
+            await http.aclose()
+
+    async def submit(self, submission: Submission, *, wait: Wait = asyncio.sleep) -> AgencyAnswer:
+        """Deliver until the back-end answers; raises `DeliveryRejected`, or whatever `wait` raises."""
+        attempt = 0
+        while True:
+            try:
+                self._breaker.before_call()
+            except CircuitOpen as exc:
+                await wait(exc.retry_after_s)
+                continue
+            try:
+                answer = await self.submit_once(submission)
+            except BackendUnavailable as exc:
+                self._breaker.record_failure()
+                delay = self._backoff.delay_s(attempt, retry_after_s=exc.retry_after_s)
+                log.warning(
+                    "%s back-end: submission %s failed (attempt %d): %s; retrying in %.2f s",
+                    self._agency,
+                    submission.submission_id,
+                    attempt + 1,
+                    exc,
+                    delay,
+                )
+                attempt += 1
+                await wait(delay)
+                continue
+            except DeliveryRejected:
+                self._breaker.record_success()  # the back-end is up; it just said no
+                raise
+            self._breaker.record_success()
+            return answer
+
+    async def submit_once(self, submission: Submission) -> AgencyAnswer:
+        """One POST; `BackendUnavailable` (retriable) or `DeliveryRejected` (final) on failure."""
+        await self.start()
+        assert self._http is not None
+        try:
+            response = await self._http.post(
+                SUBMISSIONS_PATH,
+                content=submission.to_json(),
+                headers={"Content-Type": "application/json", "Idempotency-Key": submission.submission_id},
+            )
+        except httpx.RequestError as exc:  # connect/read/write/pool timeouts, refused, reset, bad encoding
+            raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        return _answer(response, submission.submission_id)
+
+
+def _answer(response: httpx.Response, submission_id: str) -> AgencyAnswer:
+    status = response.status_code
+    if status in _RETRIABLE_STATUS or status >= 500:
+        raise BackendUnavailable(
+            f"HTTP {status}{_problem(response)}",
+            retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
+        )
+    if not 200 <= status < 300:
+        raise DeliveryRejected(
+            f"the agency refused the submission: HTTP {status}{_problem(response)}", status_code=status
+        )
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise DeliveryRejected(f"the agency answered HTTP {status} with a body that is not JSON") from exc
+    return _parse_answer(body, submission_id)
+
+
+def _parse_answer(body: object, submission_id: str) -> AgencyAnswer:
+    if not isinstance(body, Mapping) or not isinstance(body.get("decision"), str) or not body["decision"]:
+        raise DeliveryRejected("the agency's answer carries no decision")
+    answered_for = body.get("submission_id", submission_id)
+    if answered_for != submission_id:
+        raise DeliveryRejected(f"the agency answered for submission {answered_for!r}, not {submission_id!r}")
+    detail = body.get("detail")
+    return AgencyAnswer(
+        submission_id=submission_id,
+        decision=body["decision"],
+        reference=_optional_text(body.get("reference")),
+        reason=_optional_text(body.get("reason")),
+        detail=dict(detail) if isinstance(detail, Mapping) else {},
+    )
+
+
+def _optional_text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _problem(response: httpx.Response) -> str:
+    """`: <title/detail/errors>` from a problem+json body, shortened; empty when there is none."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        text = response.text.strip()
+        return f": {text[:_MAX_REASON_CHARS]}" if text else ""
+    if not isinstance(body, Mapping):
+        return ""
+    parts = [str(body[key]) for key in ("title", "detail") if body.get(key)]
+    if body.get("errors"):
+        parts.append(orjson.dumps(body["errors"]).decode())
+    text = " - ".join(parts)
+    return f": {text[:_MAX_REASON_CHARS]}" if text else ""

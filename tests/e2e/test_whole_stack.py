@@ -1,0 +1,106 @@
+"""The whole loop on real processes: gateway, Kafka, four adapters, four simulated agencies.
+
+Declarations are submitted over HTTP and followed to their final status: cleared, held (controlled
+goods without a licence) and rejected (a sanctioned origin).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from gateway.config import Settings
+from gateway.stack import LocalServices
+from tests.conftest import free_port
+from tests.e2e.conftest import tsw
+from tests.examples import content_type, examples, wco_samples
+
+
+@pytest.fixture
+def stack(served: tuple[str, dict[str, str]], tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    url, env = served
+    settings = Settings(
+        data_dir=tmp_path / "stack", kafka_bootstrap_servers=env["TSW_KAFKA_BOOTSTRAP_SERVERS"]
+    )
+    services = LocalServices(
+        settings, gateway_url=url, ports={a: free_port() for a in ("customs", "tid", "censtatd", "logistics")}
+    )
+    services.start()
+    try:
+        deadline = time.monotonic() + 60
+        for service in services.services:
+            while service.url is not None:
+                try:
+                    if httpx.get(f"{service.url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, service.log.read_text()
+                time.sleep(0.2)
+        yield url, env
+    finally:
+        services.stop()
+
+
+async def final_status(http: httpx.AsyncClient, declaration_id: str, *, deadline: float) -> dict:  # type: ignore[type-arg]
+    """The declaration once final, or as it stands at `deadline` (loop time)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        view = (await http.get(f"/v1/declarations/{declaration_id}")).json()
+        if view["status"] in ("CLEARED", "HELD", "REJECTED", "CANCELLED") or loop.time() > deadline:
+            return view  # type: ignore[no-any-return]
+        await asyncio.sleep(0.2)
+
+
+def tdec_with(**changes: object) -> bytes:
+    document = orjson.loads(examples("hk.tdec", suffix=".json")[0].read_bytes())
+    for line in document["lines"]:
+        line.update(changes)
+    return orjson.dumps(document)
+
+
+async def test_declarations_reach_their_final_status(stack: tuple[str, dict[str, str]]) -> None:
+    url, env = stack
+    api_key = tsw("clients", "add", "stack-trader", env=env).stdout.strip().splitlines()[-1]
+    headers = {"Authorization": f"Bearer {api_key}"}
+    valid_wco, _ = wco_samples()
+    labels = ["tdec", "aci", *(path.name for path in valid_wco), "arms", "KP"]
+    cases: list[tuple[bytes, str, str]] = [
+        (examples("hk.tdec", suffix=".xml")[0].read_bytes(), "application/xml", "CLEARED"),
+        (examples("hk.aci.road", suffix=".json")[0].read_bytes(), "application/json", "CLEARED"),
+        *((path.read_bytes(), content_type(path), "CLEARED") for path in valid_wco),
+        (tdec_with(hsCode="93020000"), "application/json", "HELD"),
+        (tdec_with(countryOfOrigin="KP"), "application/json", "REJECTED"),
+    ]
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
+        ids = []
+        for body, media_type, _ in cases:
+            answer = await http.post("/v1/declarations", content=body, headers={"Content-Type": media_type})
+            assert answer.status_code == 202, answer.text
+            ids.append(answer.json()["id"])
+        deadline = asyncio.get_running_loop().time() + 120
+        views = [await final_status(http, declaration_id, deadline=deadline) for declaration_id in ids]
+
+    wrong = [
+        (label, view["status"], view["agencies"])
+        for view, (_, _, expected), label in zip(views, cases, labels, strict=True)
+        if view["status"] != expected
+    ]
+    assert not wrong, wrong
+    for view in views:
+        assert all(
+            state["status"] in ("CLEARED", "HELD", "REJECTED") for state in view["agencies"].values()
+        ), view
+    held, rejected = views[-2], views[-1]
+    assert held["agencies"]["customs"]["status"] == "HELD"
+    assert rejected["agencies"]["customs"]["status"] == "REJECTED"
+    assert "KP" in (rejected["agencies"]["customs"]["reason"] or "")
+    cleared_tdec = views[0]
+    assert cleared_tdec["agencies"]["customs"]["reference"].startswith("CED")
+    assert [h["status"] for h in cleared_tdec["history"]] == ["ACCEPTED", "ROUTED", "UNDER_REVIEW", "CLEARED"]
