@@ -6,18 +6,14 @@ aiokafka defaults to ``acks=1`` without idempotence and to auto-commit; all thre
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from adapters.config import AdapterSettings
+from gateway.contracts import provisioning
 
 __all__ = ["create_consumer", "create_producer", "ensure_topics"]
-
-log = logging.getLogger(__name__)
 
 
 def create_consumer(settings: AdapterSettings) -> AIOKafkaConsumer:
@@ -52,32 +48,12 @@ def create_producer(settings: AdapterSettings) -> AIOKafkaProducer:
 
 
 async def ensure_topics(settings: AdapterSettings, topics: Iterable[str]) -> None:
-    """Create those of `topics` that do not exist yet (`KafkaError` when the broker cannot be reached)."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+    """Create the topics this adapter reads or writes if they are missing (as the gateway does)."""
+    await provisioning.ensure_topics(
+        settings.kafka_bootstrap_servers,
+        topics,
+        partitions=settings.topic_partitions,
+        replication_factor=settings.topic_replication_factor,
         request_timeout_ms=settings.kafka_request_timeout_ms,
-        client_id=f"tsw-adapter-{settings.agency.value}-admin",
+        max_message_bytes=settings.max_message_bytes,
     )
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [name for name in topics if name not in existing]
-        if not missing:
-            return
-        config = {"max.message.bytes": str(settings.max_message_bytes)}
-        new = [
-            NewTopic(
-                name,
-                num_partitions=settings.topic_partitions,
-                replication_factor=settings.topic_replication_factor,
-                topic_configs=config,
-            )
-            for name in missing
-        ]
-        response = await admin.create_topics(new)
-        for topic, code, *rest in getattr(response, "topic_errors", ()):
-            if code not in (0, TopicAlreadyExistsError.errno):
-                raise KafkaError(f"cannot create topic {topic}: error {code} {rest[0] if rest else ''}")
-        log.info("created topics %s", ", ".join(missing))
-    finally:
-        await admin.close()

@@ -1,4 +1,4 @@
-"""aiokafka wiring: the idempotent producer and topic creation.
+"""aiokafka wiring for the gateway: the idempotent producer, the response consumer, a broker probe.
 
 aiokafka defaults to `acks=1` without idempotence; the gateway always asks for both explicitly, so a
 retried send never writes a record twice within one producer session.
@@ -6,18 +6,14 @@ retried send never writes a record twice within one producer session.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
-
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
+from gateway.contracts.provisioning import ensure_topics
 from gateway.contracts.topics import RESPONSES_TOPIC
 
 __all__ = ["broker_answers", "create_producer", "create_response_consumer", "ensure_topics"]
-
-log = logging.getLogger(__name__)
 
 
 def create_producer(
@@ -46,39 +42,6 @@ def create_response_consumer(bootstrap_servers: str, *, request_timeout_ms: int)
         auto_offset_reset="earliest",
         request_timeout_ms=request_timeout_ms,
     )
-
-
-async def ensure_topics(
-    bootstrap_servers: str,
-    topics: Iterable[str],
-    *,
-    partitions: int,
-    replication_factor: int,
-    request_timeout_ms: int,
-    max_message_bytes: int,
-) -> None:
-    """Create the topics that do not exist yet (raises `KafkaError` when the broker cannot be reached)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=request_timeout_ms)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [name for name in topics if name not in existing]
-        if not missing:
-            return
-        config = {"max.message.bytes": str(max_message_bytes)}
-        new = [
-            NewTopic(
-                name, num_partitions=partitions, replication_factor=replication_factor, topic_configs=config
-            )
-            for name in missing
-        ]
-        response = await admin.create_topics(new)
-        for topic, code, *rest in getattr(response, "topic_errors", ()):
-            if code not in (0, TopicAlreadyExistsError.errno):
-                raise KafkaError(f"cannot create topic {topic}: error {code} {rest[0] if rest else ''}")
-        log.info("created topics %s", ", ".join(missing))
-    finally:
-        await admin.close()
 
 
 async def broker_answers(bootstrap_servers: str, *, timeout_ms: int = 2000) -> bool:
