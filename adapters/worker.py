@@ -49,6 +49,7 @@ _POLL_TIMEOUT_MS = 500
 #: While waiting between retries, poll Kafka this often so the consumer stays in its group.
 _KEEPALIVE_INTERVAL_S = 1.0
 DEDUPE_FILE = "dedupe.sqlite3"
+_CLOSE_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -160,12 +161,15 @@ class AgencyAdapter:
         consumer, self._consumer = self._consumer, None
         producer, self._producer = self._producer, None
         try:
+            # aiokafka's stop can hang when the client was interrupted while starting: bound it.
             if consumer is not None:
-                with contextlib.suppress(KafkaError, OSError):
-                    await consumer.stop()
+                with contextlib.suppress(KafkaError, OSError, TimeoutError):
+                    async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                        await consumer.stop()
             if producer is not None:
-                with contextlib.suppress(KafkaError, OSError):
-                    await producer.stop()
+                with contextlib.suppress(KafkaError, OSError, TimeoutError):
+                    async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                        await producer.stop()
         finally:
             await self._client.stop()
             await self._store.close()

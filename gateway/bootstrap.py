@@ -133,6 +133,7 @@ def build_messaging(settings: Settings, uow_factory: UnitOfWorkFactory, metrics:
         consumer_factory=partial(
             create_response_consumer,
             settings.kafka_bootstrap_servers,
+            group_id=settings.response_group_id,
             request_timeout_ms=settings.kafka_request_timeout_ms,
         ),
         ensure_topics=topics,

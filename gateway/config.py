@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         "event loop, in a process of their own (started and supervised by `tsw serve`, on a second "
         "core), or not at all.",
     )
+    response_group_id: str = Field(
+        default="tsw-gateway-responses", description="Consumer group of the agency-response consumer."
+    )
     relay_batch_size: int = 500
     relay_idle_poll_ms: int = 25
     kafka_request_timeout_ms: int = 10_000

@@ -6,6 +6,8 @@ enough for a whole routed document (the broker's default of 1 MB is not).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 
@@ -25,6 +27,7 @@ async def ensure_topics(
     replication_factor: int,
     request_timeout_ms: int,
     max_message_bytes: int,
+    close_timeout_s: float = 5.0,
 ) -> None:
     """Create the topics that do not exist yet (raises `KafkaError` when the broker cannot be reached)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=request_timeout_ms)
@@ -47,4 +50,7 @@ async def ensure_topics(
                 raise KafkaError(f"cannot create topic {topic}: error {code} {rest[0] if rest else ''}")
         log.info("created topics %s", ", ".join(missing))
     finally:
-        await admin.close()
+        # aiokafka's close can hang when the client was interrupted while starting.
+        with contextlib.suppress(TimeoutError, KafkaError, OSError):
+            async with asyncio.timeout(close_timeout_s):
+                await admin.close()

@@ -12,6 +12,7 @@ from aiokafka.errors import KafkaError
 
 from gateway.contracts.provisioning import ensure_topics
 from gateway.contracts.topics import RESPONSES_TOPIC
+from gateway.messaging.closing import stop_within
 
 __all__ = ["broker_answers", "create_producer", "create_response_consumer", "ensure_topics"]
 
@@ -31,13 +32,15 @@ def create_producer(
     )
 
 
-def create_response_consumer(bootstrap_servers: str, *, request_timeout_ms: int) -> AIOKafkaConsumer:
-    """Agency answers, read by one consumer group for every gateway; offsets committed by hand."""
+def create_response_consumer(
+    bootstrap_servers: str, *, group_id: str, request_timeout_ms: int
+) -> AIOKafkaConsumer:
+    """Agency answers, read by one consumer group shared by every gateway; offsets committed by hand."""
     return AIOKafkaConsumer(
         RESPONSES_TOPIC,
         bootstrap_servers=bootstrap_servers,
-        group_id="tsw-gateway-responses",
-        client_id="tsw-gateway-responses",
+        group_id=group_id,
+        client_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         request_timeout_ms=request_timeout_ms,
@@ -53,5 +56,5 @@ async def broker_answers(bootstrap_servers: str, *, timeout_ms: int = 2000) -> b
     except (KafkaError, OSError):
         return False
     finally:
-        await admin.close()
+        await stop_within(admin.close, what="Kafka probe")
     return True

@@ -23,6 +23,7 @@ from aiokafka.errors import KafkaError
 from gateway.contracts.agencies import AGENCIES
 from gateway.contracts.topics import RESPONSES_TOPIC, route_topic
 from gateway.errors import ServiceUnavailable
+from gateway.messaging.closing import stop_within
 from gateway.metrics import Metrics
 from gateway.store.repository import PendingEvent
 from gateway.store.uow import UnitOfWorkFactory
@@ -151,7 +152,7 @@ class OutboxRelay:
             try:
                 await producer.start()
             except BaseException:
-                await producer.stop()
+                await stop_within(producer.stop, what="outbox relay producer")
                 raise
             self._producer = producer
             log.info("outbox relay connected to Kafka")
@@ -160,5 +161,4 @@ class OutboxRelay:
     async def _drop_producer(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            with contextlib.suppress(KafkaError, OSError, asyncio.TimeoutError):
-                await producer.stop()
+            await stop_within(producer.stop, what="outbox relay producer")

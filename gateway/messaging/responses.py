@@ -9,7 +9,6 @@ dropped and recreated after a back-off, re-reading from the last committed offse
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -21,6 +20,7 @@ from gateway.contracts.events import decode_headers
 from gateway.contracts.responses import AgencyResponse
 from gateway.contracts.topics import RESPONSES_TOPIC
 from gateway.errors import ServiceUnavailable
+from gateway.messaging.closing import stop_within
 from gateway.messaging.relay import TopicCreator
 from gateway.metrics import Metrics
 
@@ -40,12 +40,14 @@ class ResponseConsumer:
         ensure_topics: TopicCreator,
         metrics: Metrics,
         max_backoff_s: float = 5.0,
+        stop_timeout_s: float = 5.0,
     ) -> None:
         self._answers = answers
         self._consumer_factory = consumer_factory
         self._ensure_topics = ensure_topics
         self._metrics = metrics
         self._max_backoff_s = max_backoff_s
+        self._stop_timeout_s = stop_timeout_s
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -56,8 +58,11 @@ class ResponseConsumer:
         if self._task is not None:
             task, self._task = self._task, None
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # aiokafka lets a cancelled `getmany` finish a group join first, which can take a session
+            # timeout; shutting down must not wait for that.
+            done, _ = await asyncio.wait({task}, timeout=self._stop_timeout_s)
+            if not done:
+                log.warning("response consumer did not stop within %.0fs; leaving it", self._stop_timeout_s)
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -71,8 +76,7 @@ class ResponseConsumer:
             except (KafkaError, OSError, ServiceUnavailable) as exc:
                 log.warning("response consumer: %s; retrying in %.1fs", exc, backoff)
             finally:
-                with contextlib.suppress(KafkaError, OSError):
-                    await consumer.stop()
+                await stop_within(consumer.stop, what="response consumer")
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._max_backoff_s)
 
