@@ -134,6 +134,7 @@ def build_messaging(settings: Settings, uow_factory: UnitOfWorkFactory, metrics:
             create_response_consumer,
             settings.kafka_bootstrap_servers,
             group_id=settings.response_group_id,
+            auto_offset_reset=settings.response_offset_reset,
             request_timeout_ms=settings.kafka_request_timeout_ms,
         ),
         ensure_topics=topics,

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     response_group_id: str = Field(
         default="tsw-gateway-responses", description="Consumer group of the agency-response consumer."
     )
+    response_offset_reset: Literal["earliest", "latest"] = Field(
+        default="earliest", description="Where a new response consumer group starts reading."
+    )
     relay_batch_size: int = 500
     relay_idle_poll_ms: int = 25
     kafka_request_timeout_ms: int = 10_000

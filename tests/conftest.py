@@ -77,6 +77,7 @@ def gateway_settings(tmp_path: Path, kafka: LocalKafka, **overrides: object) -> 
         messaging="inline",
         # A group of its own: a test's gateway never waits for the previous test's to leave the group.
         response_group_id=f"tsw-gateway-responses-{uuid.uuid4().hex[:8]}",
+        response_offset_reset="latest",
         relay_idle_poll_ms=50,
         kafka_request_timeout_ms=5000,
         **overrides,  # type: ignore[arg-type]

@@ -33,7 +33,7 @@ def create_producer(
 
 
 def create_response_consumer(
-    bootstrap_servers: str, *, group_id: str, request_timeout_ms: int
+    bootstrap_servers: str, *, group_id: str, request_timeout_ms: int, auto_offset_reset: str = "earliest"
 ) -> AIOKafkaConsumer:
     """Agency answers, read by one consumer group shared by every gateway; offsets committed by hand."""
     return AIOKafkaConsumer(
@@ -42,7 +42,7 @@ def create_response_consumer(
         group_id=group_id,
         client_id=group_id,
         enable_auto_commit=False,
-        auto_offset_reset="earliest",
+        auto_offset_reset=auto_offset_reset,
         request_timeout_ms=request_timeout_ms,
     )
 

@@ -49,6 +49,7 @@ class ResponseConsumer:
         self._max_backoff_s = max_backoff_s
         self._stop_timeout_s = stop_timeout_s
         self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()  # set once the consumer has its partitions
 
     async def start(self) -> None:
         if self._task is None:
@@ -83,6 +84,8 @@ class ResponseConsumer:
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while True:
             batch = await consumer.getmany(timeout_ms=1000, max_records=500)
+            if consumer.assignment():
+                self.ready.set()
             for records in batch.values():
                 for record in records:
                     await self._handle(record)

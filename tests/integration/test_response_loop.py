@@ -49,6 +49,13 @@ async def answer(
     )
 
 
+async def responses_ready(running: RunningGateway) -> None:
+    """The gateway's response consumer has joined its group (it reads only answers sent after that)."""
+    assert running.gateway.messaging is not None
+    async with asyncio.timeout(60):
+        await running.gateway.messaging.responses.ready.wait()
+
+
 async def view_when(
     running: RunningGateway, headers: dict[str, str], declaration_id: str, status: str
 ) -> dict:  # type: ignore[type-arg]
@@ -72,6 +79,7 @@ async def test_answers_move_a_declaration_to_cleared_once(backend_gateway: Runni
     declaration_id = accepted["id"]
     await view_when(running, trader, declaration_id, "ROUTED")
 
+    await responses_ready(running)
     producer = AIOKafkaProducer(bootstrap_servers=running.settings.kafka_bootstrap_servers)
     await producer.start()
     try:
@@ -125,6 +133,7 @@ async def test_a_hold_or_a_rejection_is_final(backend_gateway: RunningGateway) -
     for declaration_id in ids:
         await view_when(running, trader, declaration_id, "ROUTED")
 
+    await responses_ready(running)
     producer = AIOKafkaProducer(bootstrap_servers=running.settings.kafka_bootstrap_servers)
     await producer.start()
     try:
@@ -170,6 +179,7 @@ async def test_an_answer_that_overtakes_the_relays_bookkeeping(
         running.settings.kafka_bootstrap_servers, route_topic("customs"), [accepted["id"]]
     )
 
+    await responses_ready(running)
     producer = AIOKafkaProducer(bootstrap_servers=running.settings.kafka_bootstrap_servers)
     await producer.start()
     try:
