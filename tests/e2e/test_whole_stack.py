@@ -93,10 +93,9 @@ async def test_declarations_reach_their_final_status(stack: tuple[str, dict[str,
         if view["status"] != expected
     ]
     assert not wrong, wrong
-    for view in views:
-        assert all(
-            state["status"] in ("CLEARED", "HELD", "REJECTED") for state in view["agencies"].values()
-        ), view
+    for view in views:  # CLEARED needs every target agency's CLEARED; HELD/REJECTED need only one
+        if view["status"] == "CLEARED":
+            assert {state["status"] for state in view["agencies"].values()} == {"CLEARED"}, view
     held, rejected = views[-2], views[-1]
     assert held["agencies"]["customs"]["status"] == "HELD"
     assert rejected["agencies"]["customs"]["status"] == "REJECTED"
