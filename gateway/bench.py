@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,21 +106,29 @@ def _documents(settings: Settings) -> list[tuple[bytes, str]]:
     return found
 
 
-async def _max_phase(
-    host: str, port: int, api_key: str, docs: Sequence[tuple[bytes, str]], *, seconds: float, concurrency: int
+async def _drive(
+    host: str,
+    port: int,
+    api_key: str,
+    docs: Sequence[tuple[bytes, str]],
+    result: PhaseResult,
+    *,
+    concurrency: int,
+    next_due: Callable[[], Awaitable[float | None]],
 ) -> PhaseResult:
-    result = PhaseResult("max", seconds)
-    deadline = time.perf_counter() + seconds
+    """`concurrency` keep-alive clients post documents while `next_due()` gives a due time.
+
+    Each latency is measured from the due time, so a stalled gateway cannot hide queueing delay.
+    """
     cycle = itertools.cycle(docs)
 
     async def client() -> None:
         connection = _Connection(host, port, api_key)
         try:
-            while time.perf_counter() < deadline:
+            while (due := await next_due()) is not None:
                 body, content_type = next(cycle)
-                started = time.perf_counter()
                 if await connection.post(body, content_type) == 202:
-                    result.latencies_s.append(time.perf_counter() - started)
+                    result.latencies_s.append(time.perf_counter() - due)
                 else:
                     result.failures += 1
         finally:
@@ -128,6 +136,22 @@ async def _max_phase(
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
     return result
+
+
+async def _max_phase(
+    host: str, port: int, api_key: str, docs: Sequence[tuple[bytes, str]], *, seconds: float, concurrency: int
+) -> PhaseResult:
+    """Closed loop: each client sends its next document as soon as the previous one is answered."""
+    deadline = time.perf_counter() + seconds
+
+    async def now_until_deadline() -> float | None:
+        now = time.perf_counter()
+        return now if now < deadline else None
+
+    result = PhaseResult("max", seconds)
+    return await _drive(
+        host, port, api_key, docs, result, concurrency=concurrency, next_due=now_until_deadline
+    )
 
 
 async def _rate_phase(
@@ -140,32 +164,21 @@ async def _rate_phase(
     rate: float,
     concurrency: int,
 ) -> PhaseResult:
-    result = PhaseResult(f"rate {rate:g}/s", seconds)
+    """Open loop: `rate` requests per second, each due at its own moment whatever the answers."""
     start = time.perf_counter() + 0.05
-    total = int(rate * seconds)
-    cycle = itertools.cycle(docs)
     slots: asyncio.Queue[float] = asyncio.Queue()
-    for index in range(total):
+    for index in range(int(rate * seconds)):
         slots.put_nowait(start + index / rate)
 
-    async def client() -> None:
-        connection = _Connection(host, port, api_key)
-        try:
-            while not slots.empty():
-                due = slots.get_nowait()
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                body, content_type = next(cycle)
-                if await connection.post(body, content_type) == 202:
-                    result.latencies_s.append(time.perf_counter() - due)
-                else:
-                    result.failures += 1
-        finally:
-            await connection.close()
+    async def next_slot() -> float | None:
+        if slots.empty():
+            return None
+        due = slots.get_nowait()
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        return due
 
-    await asyncio.gather(*(client() for _ in range(concurrency)))
-    return result
+    result = PhaseResult(f"rate {rate:g}/s", seconds)
+    return await _drive(host, port, api_key, docs, result, concurrency=concurrency, next_due=next_slot)
 
 
 def _count_not_routed(database: Path) -> tuple[int, int]:
