@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from gateway.contracts.responses import AgencyResponse
 from gateway.contracts.statuses import Status
-from gateway.domain.declaration import IllegalTransition, statuses_after_answer
+from gateway.domain.declaration import IllegalTransition, is_terminal, statuses_after_answer
 from gateway.store.uow import UnitOfWork, UnitOfWorkFactory
 
 __all__ = ["AnswerService"]
@@ -55,7 +55,7 @@ class AnswerService:
         targets, all_published = await uow.answers.targets(answer.declaration_id)
         if answer.agency not in targets:
             return f"refused: {answer.agency} is not a target of this declaration"
-        if Status(current) in (Status.CLEARED, Status.HELD, Status.REJECTED, Status.CANCELLED):
+        if is_terminal(Status(current)):
             return f"refused: declaration is {current}"
         await uow.answers.record(
             declaration_id=answer.declaration_id,

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from lxml import etree
-
 from gateway.documents.json_form import CompiledJsonSchema, parse_json
 from gateway.documents.packs import Format, PackForm, SchemaPack
 from gateway.documents.problems import Problem
@@ -96,7 +94,7 @@ class DocumentValidator:
         root = parse_xml(body)
         entry = self._xml.get(str(root.tag)) if isinstance(root.tag, str) else None
         if entry is None:
-            raise UnknownDocumentType(f"no document type has the XML root element {_qname(root)}")
+            raise UnknownDocumentType(f"no document type has the XML root element {root.tag}")
         assert isinstance(entry.schema, CompiledXsd)
         problems = entry.schema.problems(root)
         if not problems and entry.rules is not None:
@@ -128,7 +126,3 @@ def _rule_set(pack: SchemaPack, rules: Mapping[str, RuleSet]) -> RuleSet | None:
     if pack.rules not in rules:
         raise PackError(f"pack {pack.id}: unknown rule set {pack.rules!r} (known: {sorted(rules)})")
     return rules[pack.rules]
-
-
-def _qname(root: etree._Element) -> str:
-    return str(root.tag)
