@@ -4,7 +4,7 @@
 - tid:       APPROVED, NOT_REQUIRED -> CLEARED; LICENCE_REQUIRED -> HELD; REFUSED -> REJECTED
 - censtatd:  ACKNOWLEDGED -> CLEARED
 - logistics: RELEASED -> CLEARED; HELD -> HELD
-- any agency: CANCELLATION_ACKNOWLEDGED -> CLEARED (the agency acknowledges a cancellation)
+- any agency: CANCELLATION_ACKNOWLEDGED -> CANCELLED (the agency acknowledges a cancellation)
 
 A word outside this table cannot be mapped: `DeliveryRejected` (the event goes to the dead-letter topic
 with the agency's word in the reason, rather than guessing a status for it).
@@ -37,7 +37,7 @@ DECISIONS: dict[Agency, dict[str, AgencyStatus]] = {
     Agency.CENSTATD: {"ACKNOWLEDGED": _CLEARED},
     Agency.LOGISTICS: {"RELEASED": _CLEARED, "HELD": _HELD},
 }
-_ANY_AGENCY: dict[str, AgencyStatus] = {"CANCELLATION_ACKNOWLEDGED": _CLEARED}
+_ANY_AGENCY: dict[str, AgencyStatus] = {"CANCELLATION_ACKNOWLEDGED": AgencyStatus.CANCELLED}
 
 
 def agency_status(agency: Agency, decision: str) -> AgencyStatus:

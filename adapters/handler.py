@@ -184,12 +184,9 @@ class RecordHandler:
         return response_record(response, source=self._source, document_type=event.document_type), response_id
 
     def _summary(self, event: RoutedEvent, value: bytes) -> TradeSummary:
-        try:
-            return translate(value, content_type=event.content_type, document_type=event.document_type)
-        except PoisonEvent:
-            if event.action == "cancelled":  # a cancellation needs only the declaration id
-                return empty_summary()
-            raise
+        if event.action == "cancelled":  # a cancellation needs only the declaration id
+            return empty_summary()
+        return translate(value, content_type=event.content_type, document_type=event.document_type)
 
     def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> OutgoingRecord:
         origin = f"{record.topic}/{record.partition}@{record.offset}"

@@ -4,10 +4,13 @@ One transaction per answer: claim its event id in the inbox (a redelivered answe
 record the agency's state, and move the declaration along the state machine
 (`gateway.domain.declaration.statuses_after_answer`), with a history entry for every step. An answer
 can overtake the relay's own record that it published the event answered: it then confirms that
-publication itself, so that the declaration moves through ROUTED. Answers
-that the state machine refuses (for a terminal declaration, from an agency the declaration was not
-routed to, for an unknown declaration) are recorded in the inbox with the reason and logged; they
-are never applied.
+publication itself, so that the declaration moves through ROUTED.
+
+An answer to a cancellation event only records the agency's acknowledgement (the declaration is
+already CANCELLED). An answer to a version that an amendment has since replaced is refused: every
+agency decides again on the new version. Answers that the state machine refuses (for a terminal
+declaration, to an unknown event, from an agency the event was not routed to, for a replaced
+version) are recorded in the inbox with the reason and logged; they are never applied.
 """
 
 from __future__ import annotations
@@ -48,25 +51,25 @@ class AnswerService:
         return outcome
 
     async def _apply(self, uow: UnitOfWork, answer: AgencyResponse, *, at: datetime) -> str:
-        current = await uow.answers.status(answer.declaration_id)
-        if current is None:
+        state = await uow.answers.state(answer.declaration_id)
+        if state is None:
             return "refused: unknown declaration"
+        current, version = state
+        event = await uow.answers.routed_event(answer.in_reply_to)
+        if event is None or event.declaration_id != answer.declaration_id:
+            return f"refused: {answer.in_reply_to} is not an event routed for this declaration"
+        if event.agency != answer.agency:
+            return f"refused: event {answer.in_reply_to} was routed to {event.agency}, not {answer.agency}"
         await uow.answers.confirm_published(answer.in_reply_to, at=at)
-        targets, all_published = await uow.answers.targets(answer.declaration_id)
-        if answer.agency not in targets:
-            return f"refused: {answer.agency} is not a target of this declaration"
+        if event.action == "cancelled":
+            await self._record(uow, answer, at=at)
+            return f"applied: {answer.agency} acknowledged the cancellation ({answer.decision})"
         if is_terminal(Status(current)):
             return f"refused: declaration is {current}"
-        await uow.answers.record(
-            declaration_id=answer.declaration_id,
-            agency=answer.agency,
-            status=answer.status,
-            decision=answer.decision,
-            reference=answer.reference,
-            reason=answer.reason,
-            at=at,
-            response_event_id=answer.in_reply_to,
-        )
+        if event.version != version:
+            return f"refused: answers version {event.version}, replaced by version {version}"
+        targets, all_published = await uow.answers.targets(answer.declaration_id)
+        await self._record(uow, answer, at=at)
         answers = await uow.answers.answers(answer.declaration_id)
         try:
             path = statuses_after_answer(
@@ -78,3 +81,16 @@ class AnswerService:
             detail = f"{answer.agency}: {answer.decision}" + (f" ({answer.reason})" if answer.reason else "")
             await uow.answers.move(answer.declaration_id, path, at=at, detail=detail)
         return "applied: " + (" -> ".join([current, *path]) if path else f"{current} (unchanged)")
+
+    @staticmethod
+    async def _record(uow: UnitOfWork, answer: AgencyResponse, *, at: datetime) -> None:
+        await uow.answers.record(
+            declaration_id=answer.declaration_id,
+            agency=answer.agency,
+            status=answer.status,
+            decision=answer.decision,
+            reference=answer.reference,
+            reason=answer.reason,
+            at=at,
+            response_event_id=answer.in_reply_to,
+        )

@@ -13,6 +13,7 @@ from functools import partial
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.answers import AnswerService
+from gateway.changes import DeclarationChanges
 from gateway.clients import ClientService
 from gateway.config import Settings
 from gateway.documents.packs import SchemaPack, discover_packs
@@ -48,6 +49,7 @@ class Gateway:
     messaging: MessagingWorkers | None  # None when they run in a process of their own (or are off)
     feed: StatusFeed
     submissions: SubmissionService
+    changes: DeclarationChanges
     clients: ClientService
     _started: bool = field(default=False, init=False)
 
@@ -78,7 +80,8 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
     metrics = Metrics()
     validator = DocumentValidator(list(packs) if packs is not None else load_packs(settings))
     messaging = build_messaging(settings, uow_factory, metrics) if settings.messaging == "inline" else None
-    writer = SubmissionWriter(uow_factory, on_commit=messaging.notify if messaging is not None else _nothing)
+    on_commit = messaging.notify if messaging is not None else _nothing
+    writer = SubmissionWriter(uow_factory, on_commit=on_commit)
     submissions = SubmissionService(
         validator=validator,
         keys=keys,
@@ -98,6 +101,13 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
         messaging=messaging,
         feed=StatusFeed(uow_factory),
         submissions=submissions,
+        changes=DeclarationChanges(
+            validator=validator,
+            keys=keys,
+            uow_factory=uow_factory,
+            event_source=settings.event_source,
+            on_commit=on_commit,
+        ),
         clients=ClientService(uow_factory),
     )
 

@@ -12,22 +12,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from gateway.contracts.events import EventHeaders, event_type, rfc3339
 from gateway.contracts.statuses import Status
-from gateway.contracts.topics import route_topic
 from gateway.documents.packs import Format
 from gateway.documents.receipts import RECEIPT_TYP, body_digest, build_receipt_payload
 from gateway.documents.signing import GatewayKeys
 from gateway.documents.validator import DocumentValidator, ValidatedDocument, media_format
 from gateway.errors import Conflict, DocumentInvalid
 from gateway.metrics import Metrics
-from gateway.store.records import Client, DeclarationRecord, NewDeclaration, OutboxEvent
+from gateway.routing import routed_events
+from gateway.store.records import Client, DeclarationRecord, NewDeclaration
 from gateway.store.uow import UnitOfWorkFactory
 from gateway.store.writer import DuplicateSubmission, SubmissionWriter
 
-__all__ = ["Accepted", "SubmissionService"]
+__all__ = ["MEDIA_TYPES", "Accepted", "SubmissionService"]
 
-_MEDIA_TYPES: dict[Format, str] = {"xml": "application/xml", "json": "application/json"}
+MEDIA_TYPES: dict[Format, str] = {"xml": "application/xml", "json": "application/json"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,17 +135,17 @@ class SubmissionService:
             typ=RECEIPT_TYP,
         )
         signature = self._keys.sign_detached(body)
-        media_type = _MEDIA_TYPES[document.format]
-        events = tuple(
-            self._event(
-                agency,
-                declaration_id=declaration_id,
-                received_at=received_at,
-                media_type=media_type,
-                signature=signature,
-                document_type=document.document_type,
-            )
-            for agency in document.pack.routes
+        media_type = MEDIA_TYPES[document.format]
+        events = routed_events(
+            document.pack.routes,
+            declaration_id=declaration_id,
+            action="submitted",
+            version=1,
+            at=received_at,
+            media_type=media_type,
+            signature=signature,
+            document_type=document.document_type,
+            source=self._event_source,
         )
         return NewDeclaration(
             id=declaration_id,
@@ -160,31 +159,6 @@ class SubmissionService:
             received_at=received_at,
             events=events,
             idempotency_key=key,
-        )
-
-    def _event(
-        self,
-        agency: str,
-        *,
-        declaration_id: str,
-        received_at: datetime,
-        media_type: str,
-        signature: str,
-        document_type: str,
-    ) -> OutboxEvent:
-        event_id = str(uuid.uuid4())
-        headers = EventHeaders(
-            id=event_id,
-            source=self._event_source,
-            type=event_type("submitted"),
-            subject=declaration_id,
-            time=rfc3339(received_at),
-            content_type=media_type,
-            signature=signature,
-            document_type=document_type,
-        )
-        return OutboxEvent(
-            event_id=event_id, agency=agency, topic=route_topic(agency), headers=headers.as_dict()
         )
 
 

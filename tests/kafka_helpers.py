@@ -53,3 +53,19 @@ async def consume_keys(
 
 def headers_of(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
     return {name: value.decode() for name, value in record.headers}
+
+
+async def routed_event_ids(
+    bootstrap_servers: str, declaration_id: str, agencies: Collection[str], *, action: str = "submitted"
+) -> dict[str, str]:
+    """The `ce_id` of the latest event of `action` routed to each agency for a declaration."""
+    from gateway.contracts.events import event_type
+    from gateway.contracts.topics import route_topic
+
+    ids: dict[str, str] = {}
+    for agency in agencies:
+        records = await consume_keys(bootstrap_servers, route_topic(agency), [declaration_id], settle_s=0.2)
+        matching = [headers_of(r) for r in records if headers_of(r)["ce_type"] == event_type(action)]
+        assert matching, f"no {action} event routed to {agency} for {declaration_id}"
+        ids[agency] = matching[-1]["ce_id"]
+    return ids

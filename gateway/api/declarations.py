@@ -1,4 +1,4 @@
-"""`/v1/declarations`: submit, read one, list the caller's own."""
+"""`/v1/declarations`: submit, read one, list the caller's own, amend, cancel, read versions."""
 
 from __future__ import annotations
 
@@ -6,19 +6,26 @@ import base64
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+import orjson
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from pydantic import ValidationError
 
 from gateway.api.deps import CurrentClient, GatewayDep, read_body, require_role
 from gateway.api.schemas import (
     AgencyStatus,
+    AmendmentAccepted,
+    CancellationAccepted,
+    CancellationRequest,
     DeclarationAccepted,
     DeclarationList,
     DeclarationSummary,
     DeclarationView,
     HistoryItem,
+    VersionItem,
 )
 from gateway.contracts.statuses import Status
-from gateway.errors import InvalidRequest, NotFound
+from gateway.documents.problems import Problem
+from gateway.errors import DocumentInvalid, InvalidRequest, NotFound, UnsupportedMediaType
 from gateway.store.records import Client, DeclarationRecord
 
 __all__ = ["router"]
@@ -27,6 +34,15 @@ router = APIRouter(prefix="/v1/declarations", tags=["declarations"])
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _SUBMITTERS = ("trader", "forwarder")
+_DOCUMENT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/xml": {"schema": {"type": "string"}},
+            "application/json": {"schema": {}},
+        },
+    }
+}
 
 
 @router.post(
@@ -47,15 +63,7 @@ _SUBMITTERS = ("trader", "forwarder")
             503: "Database unavailable; retry later",
         }.items()
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/xml": {"schema": {"type": "string"}},
-                "application/json": {"schema": {}},
-            },
-        }
-    },
+    openapi_extra=_DOCUMENT_BODY,
 )
 async def submit_declaration(
     request: Request,
@@ -131,11 +139,160 @@ async def list_declarations(
     )
 
 
+@router.post(
+    "/{declaration_id}/amendments",
+    status_code=202,
+    response_model=AmendmentAccepted,
+    summary="Amend a declaration still under decision: a new version of the document, of the same type",
+    responses={
+        code: {"description": text, **_PROBLEM}
+        for code, text in {
+            400: "Malformed or unsafe document",
+            401: "Missing or unknown API key",
+            403: "The role may not amend",
+            404: "No such declaration of the caller's",
+            409: "The declaration has a final status, or the Idempotency-Key was used with another body",
+            413: "Body over the size limit",
+            415: "Neither application/xml nor application/json",
+            422: "Document invalid, or of another type than the declaration",
+            503: "Database unavailable; retry later",
+        }.items()
+    },
+    openapi_extra=_DOCUMENT_BODY,
+)
+async def amend_declaration(
+    declaration_id: str,
+    request: Request,
+    response: Response,
+    gateway: GatewayDep,
+    client: Annotated[Client, Depends(require_role(*_SUBMITTERS))],
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> AmendmentAccepted:
+    body = await read_body(request, gateway.settings.max_body_bytes)
+    amended = await gateway.changes.amend(
+        declaration_id,
+        body=body,
+        content_type=request.headers.get("content-type"),
+        client=client,
+        idempotency_key=idempotency_key,
+    )
+    response.headers["Location"] = f"/v1/declarations/{amended.id}"
+    if amended.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return AmendmentAccepted(
+        id=amended.id,
+        version=amended.version,
+        status=amended.status,
+        document_type=amended.document_type,
+        receipt=amended.receipt,
+    )
+
+
+@router.post(
+    "/{declaration_id}/cancellation",
+    status_code=202,
+    response_model=CancellationAccepted,
+    summary="Cancel a declaration still under decision; every target agency is told",
+    responses={
+        code: {"description": text, **_PROBLEM}
+        for code, text in {
+            400: "Malformed JSON body",
+            401: "Missing or unknown API key",
+            403: "The role may not cancel",
+            404: "No such declaration of the caller's",
+            409: "The declaration already has a final status (cleared, held, rejected or cancelled)",
+            415: "A body that is not application/json",
+            422: "Invalid body (e.g. a reason over 500 characters)",
+        }.items()
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": {"schema": CancellationRequest.model_json_schema()}},
+        }
+    },
+)
+async def cancel_declaration(
+    declaration_id: str,
+    request: Request,
+    response: Response,
+    gateway: GatewayDep,
+    client: Annotated[Client, Depends(require_role(*_SUBMITTERS))],
+) -> CancellationAccepted:
+    body = await read_body(request, gateway.settings.max_body_bytes)
+    reason = _cancellation_reason(body, request.headers.get("content-type"))
+    cancelled = await gateway.changes.cancel(declaration_id, body=body, reason=reason, client=client)
+    response.headers["Location"] = f"/v1/declarations/{cancelled.id}"
+    return CancellationAccepted(
+        id=cancelled.id, version=cancelled.version, status=cancelled.status, receipt=cancelled.receipt
+    )
+
+
+@router.get(
+    "/{declaration_id}/versions",
+    response_model=list[VersionItem],
+    summary="Every version of a declaration (the submission, then each amendment) with its receipt",
+    responses={401: _PROBLEM, 404: _PROBLEM},
+)
+async def list_versions(declaration_id: str, gateway: GatewayDep, client: CurrentClient) -> list[VersionItem]:
+    async with gateway.uow_factory() as uow:
+        record = await uow.declarations.get(declaration_id, trader=client.id)
+        versions = await uow.declarations.versions(declaration_id) if record else []
+    if record is None:
+        raise NotFound("no such declaration")
+    return [
+        VersionItem(version=v.version, digest=v.digest, received_at=v.received_at, receipt=v.receipt)
+        for v in versions
+    ]
+
+
+@router.get(
+    "/{declaration_id}/versions/{version}/document",
+    summary="The exact bytes of one version of a declaration, as submitted",
+    responses={
+        200: {"content": {"application/xml": {}, "application/json": {}}},
+        401: _PROBLEM,
+        404: _PROBLEM,
+    },
+)
+async def get_document(
+    declaration_id: str,
+    version: Annotated[int, Path(ge=1)],
+    gateway: GatewayDep,
+    client: CurrentClient,
+) -> Response:
+    async with gateway.uow_factory() as uow:
+        record = await uow.declarations.get(declaration_id, trader=client.id)
+        found = await uow.declarations.body(declaration_id, version=version) if record else None
+    if found is None:
+        raise NotFound("no such declaration or version")
+    body, content_type = found
+    return Response(content=body, media_type=content_type)
+
+
+def _cancellation_reason(body: bytes, content_type: str | None) -> str | None:
+    if not body.strip():
+        return None
+    if (content_type or "").split(";", 1)[0].strip().lower() != "application/json":
+        raise UnsupportedMediaType("a cancellation body must be application/json")
+    try:
+        return CancellationRequest.model_validate(orjson.loads(body)).reason
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"malformed JSON: {exc}") from exc
+    except ValidationError as exc:
+        problems = [
+            Problem(code="request.invalid", path="/" + "/".join(map(str, e["loc"])), message=e["msg"])
+            for e in exc.errors()
+        ]
+        raise DocumentInvalid(problems) from exc
+
+
 def _view(record: DeclarationRecord) -> DeclarationView:
     return DeclarationView(
         id=record.id,
         status=record.status,
         document_type=record.document_type,
+        version=record.version,
         digest=record.digest,
         received_at=record.received_at,
         updated_at=record.updated_at,

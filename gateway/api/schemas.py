@@ -6,7 +6,17 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-__all__ = ["AgencyStatus", "DeclarationAccepted", "DeclarationList", "DeclarationView", "HistoryItem"]
+__all__ = [
+    "AgencyStatus",
+    "AmendmentAccepted",
+    "CancellationAccepted",
+    "CancellationRequest",
+    "DeclarationAccepted",
+    "DeclarationList",
+    "DeclarationView",
+    "HistoryItem",
+    "VersionItem",
+]
 
 
 class DeclarationAccepted(BaseModel):
@@ -14,6 +24,32 @@ class DeclarationAccepted(BaseModel):
     status: str
     document_type: str
     receipt: str = Field(description="Compact JWS (EdDSA) over the receipt payload; verify with the JWKS.")
+
+
+class AmendmentAccepted(BaseModel):
+    id: str
+    version: int = Field(description="The new version's number (the first submission is version 1).")
+    status: str
+    document_type: str
+    receipt: str = Field(description="Compact JWS over the receipt payload (with `action` and `version`).")
+
+
+class CancellationRequest(BaseModel):
+    reason: str | None = Field(default=None, max_length=500, description="Why, for the agencies.")
+
+
+class CancellationAccepted(BaseModel):
+    id: str
+    version: int
+    status: str
+    receipt: str = Field(description="Compact JWS over the receipt payload (with `action` and `version`).")
+
+
+class VersionItem(BaseModel):
+    version: int
+    digest: str
+    received_at: datetime
+    receipt: str
 
 
 class AgencyStatus(BaseModel):
@@ -33,7 +69,8 @@ class DeclarationView(BaseModel):
     id: str
     status: str
     document_type: str
-    digest: str
+    version: int = Field(description="The current version: 1, then 2, 3… after amendments.")
+    digest: str = Field(description="Digest of the first submission's body (see `versions` for the rest).")
     received_at: datetime
     updated_at: datetime
     receipt: str

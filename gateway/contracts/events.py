@@ -2,7 +2,8 @@
 
 A routed record carries the document (or a JSON envelope) as its value and these headers:
 `ce_specversion`, `ce_id`, `ce_source`, `ce_type`, `ce_subject` (= declaration id), `ce_time`,
-`content-type`, and `tsw-signature`: a detached compact JWS (RFC 7515 appendix F) over the value's
+`content-type`, `tsw-document-type`, `tsw-declaration-version` (1, then 2, 3… for amendments), and
+`tsw-signature`: a detached compact JWS (RFC 7515 appendix F) over the value's
 exact bytes, verifiable with the gateway's JWKS alone.
 """
 
@@ -14,6 +15,7 @@ from datetime import datetime
 
 __all__ = [
     "SIGNATURE_HEADER",
+    "VERSION_HEADER",
     "EventHeaders",
     "decode_headers",
     "encode_headers",
@@ -22,6 +24,7 @@ __all__ = [
 ]
 
 SIGNATURE_HEADER = "tsw-signature"
+VERSION_HEADER = "tsw-declaration-version"
 SPEC_VERSION = "1.0"
 
 
@@ -45,6 +48,7 @@ class EventHeaders:
     content_type: str
     signature: str | None = None
     document_type: str | None = None
+    version: int | None = None
 
     def as_dict(self) -> dict[str, str]:
         headers = {
@@ -58,6 +62,8 @@ class EventHeaders:
         }
         if self.document_type is not None:
             headers["tsw-document-type"] = self.document_type
+        if self.version is not None:
+            headers[VERSION_HEADER] = str(self.version)
         if self.signature is not None:
             headers[SIGNATURE_HEADER] = self.signature
         return headers
@@ -87,4 +93,13 @@ def decode_headers(raw: Iterable[tuple[str, bytes]]) -> EventHeaders:
         content_type=values.get("content-type", "application/octet-stream"),
         signature=values.get(SIGNATURE_HEADER),
         document_type=values.get("tsw-document-type"),
+        version=_version(values.get(VERSION_HEADER)),
     )
+
+
+def _version(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise ValueError(f"{VERSION_HEADER} is not a number: {raw!r}")
+    return int(raw)

@@ -13,7 +13,8 @@ The value is JSON (`content-type: application/json`)::
 
 `status` is the agency's state in the gateway's vocabulary (`AgencyStatus`); `decision` is the
 agency's own word (customs: CLEARED/HELD_FOR_INSPECTION/…; tid: APPROVED/REFUSED/NOT_REQUIRED;
-censtatd: ACKNOWLEDGED; logistics: RELEASED/HELD), kept for people and audits.
+censtatd: ACKNOWLEDGED; logistics: RELEASED/HELD; any agency: CANCELLATION_ACKNOWLEDGED for a
+cancellation event, status CANCELLED), kept for people and audits.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class AgencyStatus(StrEnum):
     CLEARED = "CLEARED"  # positive: cleared, approved, acknowledged, released
     HELD = "HELD"  # held for inspection, documents or a licence
     REJECTED = "REJECTED"  # refused
+    CANCELLED = "CANCELLED"  # the agency acknowledged the declaration's cancellation
 
 
 FINAL_AGENCY_STATUSES = frozenset({AgencyStatus.CLEARED, AgencyStatus.HELD, AgencyStatus.REJECTED})

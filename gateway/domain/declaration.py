@@ -2,6 +2,11 @@
 
 Standard library only. The response loop (agency answers) and amendments build on this table; an
 illegal transition raises `IllegalTransition` and is never applied.
+
+A trader may amend or cancel a declaration while the agencies are still deciding (`ACCEPTED`,
+`ROUTED`, `UNDER_REVIEW`); once it has a final status (the terminal four) it may do neither. An
+amendment keeps the aggregate status and asks every target agency to decide again on the new version;
+a cancellation moves the declaration to `CANCELLED` at once and tells every target agency.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ from gateway.contracts.statuses import TERMINAL_STATUSES, Status
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
+    "CHANGEABLE_STATUSES",
     "IllegalTransition",
+    "NotChangeable",
+    "check_changeable",
     "check_transition",
     "is_terminal",
     "statuses_after_answer",
@@ -38,6 +46,25 @@ class IllegalTransition(ValueError):
         super().__init__(f"illegal status transition {current} -> {target}")
         self.current = current
         self.target = target
+
+
+#: The statuses in which a trader may still amend or cancel a declaration.
+CHANGEABLE_STATUSES: frozenset[Status] = frozenset({Status.ACCEPTED, Status.ROUTED, Status.UNDER_REVIEW})
+
+
+class NotChangeable(ValueError):
+    """An amendment or cancellation of a declaration that already has a final status."""
+
+    def __init__(self, current: Status, action: str) -> None:
+        super().__init__(f"a declaration that is {current} can no longer be {action}")
+        self.current = current
+        self.action = action
+
+
+def check_changeable(current: Status, action: str) -> None:
+    """Raise `NotChangeable` unless a declaration in `current` may still be amended or cancelled."""
+    if current not in CHANGEABLE_STATUSES:
+        raise NotChangeable(current, action)
 
 
 def check_transition(current: Status, target: Status) -> None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["AgencyState", "Client", "DeclarationRecord", "HistoryEntry", "NewDeclaration", "OutboxEvent"]
+__all__ = [
+    "AgencyState",
+    "Client",
+    "DeclarationRecord",
+    "HistoryEntry",
+    "NewAmendment",
+    "NewDeclaration",
+    "OutboxEvent",
+    "VersionRecord",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,10 +29,15 @@ class Client:
 
 @dataclass(frozen=True, slots=True)
 class OutboxEvent:
+    """One routed event to write to the outbox. `body` is None when it is the declaration's own body."""
+
     event_id: str
     agency: str
     topic: str
     headers: dict[str, str]
+    action: str = "submitted"
+    version: int = 1
+    body: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +54,32 @@ class NewDeclaration:
     receipt: str
     received_at: datetime
     events: tuple[OutboxEvent, ...]
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewAmendment:
+    """A new version of a declaration, written with its routed events in one transaction."""
+
+    declaration_id: str
+    version: int
+    content_type: str
+    body: bytes
+    digest: str
+    receipt: str
+    received_at: datetime
+    events: tuple[OutboxEvent, ...]
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord:
+    """One version of a declaration: the first submission (1) or an amendment (2, 3, …)."""
+
+    version: int
+    digest: str
+    receipt: str
+    received_at: datetime
     idempotency_key: str | None = None
 
 
@@ -70,5 +110,6 @@ class DeclarationRecord:
     received_at: datetime
     updated_at: datetime
     idempotency_key: str | None = None
+    version: int = 1
     agencies: dict[str, AgencyState] = field(default_factory=dict)
     history: list[HistoryEntry] = field(default_factory=list)

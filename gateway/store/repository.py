@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -18,10 +18,20 @@ from gateway.store.records import (
     Client,
     DeclarationRecord,
     HistoryEntry,
+    NewAmendment,
     NewDeclaration,
     OutboxEvent,
+    VersionRecord,
 )
-from gateway.store.tables import agency_states, api_clients, declarations, inbox, outbox, status_history
+from gateway.store.tables import (
+    agency_states,
+    amendments,
+    api_clients,
+    declarations,
+    inbox,
+    outbox,
+    status_history,
+)
 
 __all__ = [
     "AnswerRepository",
@@ -29,6 +39,7 @@ __all__ = [
     "DeclarationRepository",
     "OutboxRepository",
     "PendingEvent",
+    "RoutedEventRef",
 ]
 
 _SUMMARY_COLUMNS = (
@@ -42,6 +53,7 @@ _SUMMARY_COLUMNS = (
     declarations.c.received_at,
     declarations.c.updated_at,
     declarations.c.idempotency_key,
+    declarations.c.version,
 )
 
 
@@ -59,9 +71,136 @@ class DeclarationRepository:
                 for item in batch
             ],
         )
-        events = [_outbox_row(item, event) for item in batch for event in item.events]
+        events = [_outbox_row(item.id, event, at=item.received_at) for item in batch for event in item.events]
         if events:
             await self._connection.execute(insert(outbox), events)
+
+    async def claim_version(
+        self, declaration_id: str, *, trader: str, allowed: Collection[str], at: datetime
+    ) -> tuple[int, str] | None:
+        """Take the next version number of a declaration still in one of the `allowed` statuses.
+
+        A compare-and-set, and the transaction's first write: concurrent amendments and cancellations
+        of one declaration serialise here. Returns (new version, status), or None when the declaration
+        is not the trader's or no longer in an allowed status.
+        """
+        statement = (
+            update(declarations)
+            .where(
+                declarations.c.id == declaration_id,
+                declarations.c.trader == trader,
+                declarations.c.status.in_(allowed),
+            )
+            .values(version=declarations.c.version + 1, updated_at=at)
+            .returning(declarations.c.version, declarations.c.status)
+        )
+        row = (await self._connection.execute(statement)).first()
+        return (row.version, row.status) if row else None
+
+    async def add_amendment(self, amendment: NewAmendment, *, status: str) -> None:
+        """Store a new version with its routed events; its history entry repeats the current status."""
+        await self._connection.execute(
+            insert(amendments).values(
+                declaration_id=amendment.declaration_id,
+                version=amendment.version,
+                content_type=amendment.content_type,
+                body=amendment.body,
+                digest=amendment.digest,
+                receipt=amendment.receipt,
+                idempotency_key=amendment.idempotency_key,
+                received_at=amendment.received_at,
+            )
+        )
+        await self._connection.execute(
+            insert(outbox),
+            [
+                _outbox_row(amendment.declaration_id, event, at=amendment.received_at)
+                for event in amendment.events
+            ],
+        )
+        await self._connection.execute(
+            insert(status_history).values(
+                declaration_id=amendment.declaration_id,
+                status=status,
+                at=amendment.received_at,
+                detail=f"amended: version {amendment.version}",
+            )
+        )
+
+    async def cancel(
+        self,
+        declaration_id: str,
+        *,
+        trader: str,
+        allowed: Collection[str],
+        at: datetime,
+        detail: str,
+        events: Sequence[OutboxEvent],
+    ) -> bool:
+        """Move a declaration still in an `allowed` status to CANCELLED and queue its cancellation events.
+
+        A compare-and-set like `claim_version`; False when the declaration is not the trader's or no
+        longer in an allowed status.
+        """
+        statement = (
+            update(declarations)
+            .where(
+                declarations.c.id == declaration_id,
+                declarations.c.trader == trader,
+                declarations.c.status.in_(allowed),
+            )
+            .values(status=Status.CANCELLED, updated_at=at)
+        )
+        if (await self._connection.execute(statement)).rowcount != 1:
+            return False
+        await self._connection.execute(
+            insert(status_history).values(
+                declaration_id=declaration_id, status=Status.CANCELLED, at=at, detail=detail
+            )
+        )
+        if events:
+            await self._connection.execute(
+                insert(outbox), [_outbox_row(declaration_id, event, at=at) for event in events]
+            )
+        return True
+
+    async def amendment_by_idempotency_key(self, declaration_id: str, key: str) -> VersionRecord | None:
+        query = select(
+            amendments.c.version,
+            amendments.c.digest,
+            amendments.c.receipt,
+            amendments.c.received_at,
+            amendments.c.idempotency_key,
+        ).where(amendments.c.declaration_id == declaration_id, amendments.c.idempotency_key == key)
+        row = (await self._connection.execute(query)).mappings().first()
+        return VersionRecord(**row) if row else None
+
+    async def versions(self, declaration_id: str) -> list[VersionRecord]:
+        """Every version of a declaration, the first submission first."""
+        first = select(
+            declarations.c.digest,
+            declarations.c.receipt,
+            declarations.c.received_at,
+            declarations.c.idempotency_key,
+        ).where(declarations.c.id == declaration_id)
+        row = (await self._connection.execute(first)).mappings().first()
+        if row is None:
+            return []
+        later = (
+            select(
+                amendments.c.version,
+                amendments.c.digest,
+                amendments.c.receipt,
+                amendments.c.received_at,
+                amendments.c.idempotency_key,
+            )
+            .where(amendments.c.declaration_id == declaration_id)
+            .order_by(amendments.c.version)
+        )
+        return [
+            VersionRecord(version=1, **row),
+            *(VersionRecord(**item) for item in (await self._connection.execute(later)).mappings()),
+        ]
 
     async def get(self, declaration_id: str, *, trader: str | None = None) -> DeclarationRecord | None:
         query = select(*_SUMMARY_COLUMNS).where(declarations.c.id == declaration_id)
@@ -76,10 +215,16 @@ class DeclarationRepository:
             history=await self._history(declaration_id),
         )
 
-    async def body(self, declaration_id: str) -> tuple[bytes, str] | None:
-        query = select(declarations.c.body, declarations.c.content_type).where(
-            declarations.c.id == declaration_id
-        )
+    async def body(self, declaration_id: str, *, version: int = 1) -> tuple[bytes, str] | None:
+        """The exact bytes of one version of a declaration, with their media type."""
+        if version == 1:
+            query = select(declarations.c.body, declarations.c.content_type).where(
+                declarations.c.id == declaration_id
+            )
+        else:
+            query = select(amendments.c.body, amendments.c.content_type).where(
+                amendments.c.declaration_id == declaration_id, amendments.c.version == version
+            )
         row = (await self._connection.execute(query)).first()
         return (row.body, row.content_type) if row else None
 
@@ -149,13 +294,17 @@ class DeclarationRepository:
         return [HistoryEntry(**row) for row in (await self._connection.execute(query)).mappings()]
 
     async def _agencies(self, declaration_id: str) -> dict[str, AgencyState]:
-        """Each target agency's state: its latest answer, else ROUTED or PENDING from the outbox."""
-        routed = select(outbox.c.agency, outbox.c.published_at).where(
-            outbox.c.declaration_id == declaration_id
+        """Each target agency's state: its answer to the latest event it was sent, else that event's
+        ROUTED or PENDING (an amendment or a cancellation not yet answered shows as such)."""
+        routed = (
+            select(outbox.c.agency, outbox.c.event_id, outbox.c.published_at)
+            .where(outbox.c.declaration_id == declaration_id)
+            .order_by(outbox.c.id)
         )
+        latest = {row.agency: row for row in await self._connection.execute(routed)}
         states = {
-            row.agency: AgencyState(status="ROUTED" if row.published_at else "PENDING", at=row.published_at)
-            for row in await self._connection.execute(routed)
+            agency: AgencyState(status="ROUTED" if row.published_at else "PENDING", at=row.published_at)
+            for agency, row in latest.items()
         }
         answered = select(
             agency_states.c.agency,
@@ -163,11 +312,13 @@ class DeclarationRepository:
             agency_states.c.reference,
             agency_states.c.reason,
             agency_states.c.at,
+            agency_states.c.response_event_id,
         ).where(agency_states.c.declaration_id == declaration_id)
         for row in await self._connection.execute(answered):
-            states[row.agency] = AgencyState(
-                status=row.status, reference=row.reference, reason=row.reason, at=row.at
-            )
+            if row.agency in latest and latest[row.agency].event_id == row.response_event_id:
+                states[row.agency] = AgencyState(
+                    status=row.status, reference=row.reference, reason=row.reason, at=row.at
+                )
         return states
 
 
@@ -196,11 +347,29 @@ class AnswerRepository:
             update(inbox).where(inbox.c.event_id == event_id).values(outcome=outcome)
         )
 
-    async def status(self, declaration_id: str) -> str | None:
-        query = select(declarations.c.status).where(declarations.c.id == declaration_id)
+    async def state(self, declaration_id: str) -> tuple[str, int] | None:
+        """The declaration's (status, current version), locked for the transaction on PostgreSQL."""
+        query = select(declarations.c.status, declarations.c.version).where(
+            declarations.c.id == declaration_id
+        )
         if self._connection.dialect.name == "postgresql":
             query = query.with_for_update()
-        return (await self._connection.execute(query)).scalar_one_or_none()
+        row = (await self._connection.execute(query)).first()
+        return (row.status, row.version) if row else None
+
+    async def routed_event(self, event_id: str) -> RoutedEventRef | None:
+        """What the routed event `event_id` carried: which declaration, agency, version and action."""
+        query = select(outbox.c.declaration_id, outbox.c.agency, outbox.c.version, outbox.c.action).where(
+            outbox.c.event_id == event_id
+        )
+        row = (await self._connection.execute(query)).mappings().first()
+        return RoutedEventRef(**row) if row else None
+
+    async def forget(self, declaration_id: str) -> None:
+        """Drop every agency's answer: they answered a version that an amendment replaced."""
+        await self._connection.execute(
+            delete(agency_states).where(agency_states.c.declaration_id == declaration_id)
+        )
 
     async def confirm_published(self, event_id: str, *, at: datetime) -> None:
         """An answer to `event_id` proves it was published, even if the relay has not recorded it yet."""
@@ -211,12 +380,15 @@ class AnswerRepository:
         )
 
     async def targets(self, declaration_id: str) -> tuple[list[str], bool]:
-        """The declaration's target agencies and whether every one of its events is published."""
-        query = select(outbox.c.agency, outbox.c.published_at).where(
-            outbox.c.declaration_id == declaration_id
+        """The declaration's target agencies (in routing order) and whether all its events are published."""
+        query = (
+            select(outbox.c.agency, outbox.c.published_at)
+            .where(outbox.c.declaration_id == declaration_id)
+            .order_by(outbox.c.id)
         )
         rows = (await self._connection.execute(query)).all()
-        return [row.agency for row in rows], all(row.published_at is not None for row in rows)
+        agencies = list(dict.fromkeys(row.agency for row in rows))
+        return agencies, all(row.published_at is not None for row in rows)
 
     async def record(
         self,
@@ -268,6 +440,14 @@ class AnswerRepository:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutedEventRef:
+    declaration_id: str
+    agency: str
+    version: int
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
 class PendingEvent:
     outbox_id: int
     declaration_id: str
@@ -283,7 +463,11 @@ class OutboxRepository:
     async def pending(self, limit: int) -> list[PendingEvent]:
         query = (
             select(
-                outbox.c.id, outbox.c.declaration_id, outbox.c.topic, outbox.c.headers, declarations.c.body
+                outbox.c.id,
+                outbox.c.declaration_id,
+                outbox.c.topic,
+                outbox.c.headers,
+                func.coalesce(outbox.c.body, declarations.c.body).label("body"),
             )
             .join(declarations, declarations.c.id == outbox.c.declaration_id)
             .where(outbox.c.published_at.is_(None))
@@ -365,12 +549,15 @@ def _declaration_row(item: NewDeclaration) -> dict[str, Any]:
     }
 
 
-def _outbox_row(item: NewDeclaration, event: OutboxEvent) -> dict[str, Any]:
+def _outbox_row(declaration_id: str, event: OutboxEvent, *, at: datetime) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
-        "declaration_id": item.id,
+        "declaration_id": declaration_id,
         "agency": event.agency,
         "topic": event.topic,
         "headers": event.headers,
-        "created_at": item.received_at,
+        "version": event.version,
+        "action": event.action,
+        "body": event.body,
+        "created_at": at,
     }

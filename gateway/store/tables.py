@@ -7,6 +7,11 @@
 - `api_clients`: callers and their hashed API keys.
 - `agency_states`: each target agency's latest answer for a declaration.
 - `inbox`: the ids of agency answers already applied, so a redelivered answer changes nothing.
+- `amendments`: every version after the first (the first is the declaration's own `body`).
+
+An outbox row routes one version of a declaration (`action` submitted, amended or cancelled). Rows of
+the original submission leave `body` empty and the relay publishes the declaration's body, so the hot
+path stores each document once; amendment and cancellation rows carry the exact bytes they publish.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "UtcDateTime",
     "agency_states",
+    "amendments",
     "api_clients",
     "declarations",
     "inbox",
@@ -98,6 +104,7 @@ declarations = Table(
     Column("idempotency_key", String(255)),
     Column("received_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
     UniqueConstraint("trader", "idempotency_key", name="uq_declarations_trader_idempotency_key"),
     Index("ix_declarations_trader_received", "trader", "received_at", "id"),
 )
@@ -125,12 +132,29 @@ outbox = Table(
     Column("published_at", UtcDateTime()),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("action", String(16), nullable=False, server_default="submitted"),
+    Column("body", LargeBinary),
     Index(
         "ix_outbox_pending",
         "id",
         sqlite_where=text("published_at IS NULL"),
         postgresql_where=text("published_at IS NULL"),
     ),
+)
+
+amendments = Table(
+    "amendments",
+    metadata,
+    Column("declaration_id", String(36), ForeignKey("declarations.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("content_type", String(200), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("digest", String(80), nullable=False),
+    Column("receipt", Text, nullable=False),
+    Column("idempotency_key", String(255)),
+    Column("received_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("declaration_id", "idempotency_key", name="uq_amendments_declaration_idempotency_key"),
 )
 
 agency_states = Table(

@@ -14,6 +14,7 @@ from gateway.localkafka import LocalKafka
 from tests.e2e.conftest import tsw
 from tests.examples import examples
 from tests.integration.test_response_loop import answer
+from tests.kafka_helpers import routed_event_ids
 
 
 async def read_events(lines: AsyncIterator[str], count: int) -> list[tuple[int, dict[str, object]]]:
@@ -62,9 +63,22 @@ async def test_status_changes_stream_once_and_in_order(
             producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
             await producer.start()
             try:
-                await answer(producer, declaration_id, "customs", AgencyStatus.CLEARED, "CLEARED")
-                await answer(producer, declaration_id, "customs", AgencyStatus.CLEARED, "CLEARED")
-                await answer(producer, declaration_id, "logistics", AgencyStatus.CLEARED, "RELEASED")
+                routed = await routed_event_ids(
+                    kafka.bootstrap_servers, declaration_id, ["customs", "logistics"]
+                )
+                for agency, decision in [
+                    ("customs", "CLEARED"),
+                    ("customs", "CLEARED"),
+                    ("logistics", "RELEASED"),
+                ]:
+                    await answer(
+                        producer,
+                        declaration_id,
+                        agency,
+                        AgencyStatus.CLEARED,
+                        decision,
+                        in_reply_to=routed[agency],
+                    )
             finally:
                 await producer.stop()
             rest = await read_events(lines, 2)

@@ -13,7 +13,7 @@ from gateway.contracts.responses import RESPONSE_EVENT_TYPE, AgencyResponse, Age
 from gateway.contracts.topics import RESPONSES_TOPIC, route_topic
 from tests.conftest import RunningGateway
 from tests.examples import examples, wco_samples
-from tests.kafka_helpers import consume_keys, headers_of
+from tests.kafka_helpers import consume_keys, headers_of, routed_event_ids
 
 
 async def answer(
@@ -23,14 +23,14 @@ async def answer(
     status: AgencyStatus,
     decision: str,
     *,
-    in_reply_to: str = "routed-event",
+    in_reply_to: str,
     reference: str | None = None,
 ) -> None:
-    """Publish an agency answer as an adapter would."""
+    """Publish an agency answer to the routed event `in_reply_to`, as an adapter would."""
     response = AgencyResponse(
         declaration_id=declaration_id,
         agency=agency,
-        in_reply_to=in_reply_to if in_reply_to != "routed-event" else f"{in_reply_to}-{agency}",
+        in_reply_to=in_reply_to,
         status=status,
         decision=decision,
         decided_at=rfc3339(datetime.now(UTC)),
@@ -78,28 +78,52 @@ async def test_answers_move_a_declaration_to_cleared_once(backend_gateway: Runni
     ).json()
     declaration_id = accepted["id"]
     await view_when(running, trader, declaration_id, "ROUTED")
+    routed = await routed_event_ids(
+        running.settings.kafka_bootstrap_servers, declaration_id, ["customs", "censtatd"]
+    )
 
     await responses_ready(running)
     producer = AIOKafkaProducer(bootstrap_servers=running.settings.kafka_bootstrap_servers)
     await producer.start()
     try:
-        await answer(
-            producer, declaration_id, "customs", AgencyStatus.CLEARED, "CLEARED", reference="CED0000000001"
-        )
-        await answer(
-            producer, declaration_id, "customs", AgencyStatus.CLEARED, "CLEARED", reference="CED0000000001"
-        )
+        for _ in range(2):  # the second is a redelivery: same ce_id, applied once
+            await answer(
+                producer,
+                declaration_id,
+                "customs",
+                AgencyStatus.CLEARED,
+                "CLEARED",
+                in_reply_to=routed["customs"],
+                reference="CED0000000001",
+            )
         under_review = await view_when(running, trader, declaration_id, "UNDER_REVIEW")
         assert under_review["agencies"]["customs"]["status"] == "CLEARED"
         assert under_review["agencies"]["customs"]["reference"] == "CED0000000001"
         assert under_review["agencies"]["censtatd"]["status"] == "ROUTED"
 
-        await answer(producer, declaration_id, "censtatd", AgencyStatus.CLEARED, "ACKNOWLEDGED")
+        await answer(
+            producer,
+            declaration_id,
+            "censtatd",
+            AgencyStatus.CLEARED,
+            "ACKNOWLEDGED",
+            in_reply_to=routed["censtatd"],
+        )
         cleared = await view_when(running, trader, declaration_id, "CLEARED")
         # An answer after the end changes nothing: CLEARED is terminal.
-        await answer(producer, declaration_id, "customs", AgencyStatus.REJECTED, "REJECTED")
-        # An agency the declaration was not routed to is refused too.
-        await answer(producer, declaration_id, "tid", AgencyStatus.REJECTED, "REFUSED")
+        await answer(
+            producer,
+            declaration_id,
+            "customs",
+            AgencyStatus.REJECTED,
+            "REJECTED",
+            in_reply_to=routed["customs"],
+        )
+        # An agency the declaration was not routed to is refused too, as is an answer to no event.
+        await answer(
+            producer, declaration_id, "tid", AgencyStatus.REJECTED, "REFUSED", in_reply_to=routed["customs"]
+        )
+        await answer(producer, declaration_id, "tid", AgencyStatus.REJECTED, "REFUSED", in_reply_to="made-up")
         await asyncio.sleep(1.5)
     finally:
         await producer.stop()
@@ -130,17 +154,37 @@ async def test_a_hold_or_a_rejection_is_final(backend_gateway: RunningGateway) -
             headers={**trader, "Content-Type": "application/json"},
         )
         ids.append(accepted.json()["id"])
+    routed = {}
     for declaration_id in ids:
         await view_when(running, trader, declaration_id, "ROUTED")
+        routed[declaration_id] = await routed_event_ids(
+            running.settings.kafka_bootstrap_servers, declaration_id, ["customs", "logistics"]
+        )
 
     await responses_ready(running)
     producer = AIOKafkaProducer(bootstrap_servers=running.settings.kafka_bootstrap_servers)
     await producer.start()
     try:
         held, rejected = ids
-        await answer(producer, held, "logistics", AgencyStatus.HELD, "HELD")
-        await answer(producer, rejected, "customs", AgencyStatus.REJECTED, "REJECTED")
-        await answer(producer, rejected, "logistics", AgencyStatus.CLEARED, "RELEASED")
+        await answer(
+            producer, held, "logistics", AgencyStatus.HELD, "HELD", in_reply_to=routed[held]["logistics"]
+        )
+        await answer(
+            producer,
+            rejected,
+            "customs",
+            AgencyStatus.REJECTED,
+            "REJECTED",
+            in_reply_to=routed[rejected]["customs"],
+        )
+        await answer(
+            producer,
+            rejected,
+            "logistics",
+            AgencyStatus.CLEARED,
+            "RELEASED",
+            in_reply_to=routed[rejected]["logistics"],
+        )
         held_view = await view_when(running, trader, held, "HELD")
         rejected_view = await view_when(running, trader, rejected, "REJECTED")
     finally:

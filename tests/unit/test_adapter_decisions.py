@@ -26,7 +26,7 @@ CLEARED, HELD, REJECTED = AgencyStatus.CLEARED, AgencyStatus.HELD, AgencyStatus.
         (Agency.CENSTATD, "ACKNOWLEDGED", CLEARED),
         (Agency.LOGISTICS, "RELEASED", CLEARED),
         (Agency.LOGISTICS, "HELD", HELD),
-        *((agency, "CANCELLATION_ACKNOWLEDGED", CLEARED) for agency in Agency),
+        *((agency, "CANCELLATION_ACKNOWLEDGED", AgencyStatus.CANCELLED) for agency in Agency),
     ],
 )
 def test_contract_decisions(agency: Agency, decision: str, status: AgencyStatus) -> None:

@@ -299,7 +299,7 @@ async def test_actions_come_from_the_event_type(rig: Rig) -> None:
     body = rig.agency.bodies[headers_of(cancelled)["ce_id"]]
     assert body["action"] == "cancelled"
     assert body["summary"]["kind"] == "unknown"  # a cancellation's body need not be a document
-    assert AgencyResponse.from_json(rig.published[-1].value or b"").status == "CLEARED"
+    assert AgencyResponse.from_json(rig.published[-1].value or b"").status == "CANCELLED"
 
 
 async def test_store_failures_are_retried_not_skipped(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:

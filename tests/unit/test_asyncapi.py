@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from gateway.contracts import AGENCIES, RESPONSES_TOPIC, route_topic
-from gateway.contracts.events import SIGNATURE_HEADER, EventHeaders, event_type
+from gateway.contracts.events import SIGNATURE_HEADER, VERSION_HEADER, EventHeaders, event_type
 from gateway.contracts.responses import RESPONSE_EVENT_TYPE, AgencyStatus
 
 
@@ -29,16 +29,18 @@ def test_headers_match_what_the_gateway_writes() -> None:
     assert set(schemas["cloudEventHeaders"]["required"]) == set(written)
     routed = schemas["routedHeaders"]["allOf"][1]
     assert SIGNATURE_HEADER in routed["required"]
-    assert event_type("submitted") in routed["properties"]["ce_type"]["enum"]
+    assert {event_type(a) for a in ("submitted", "amended", "cancelled")} == set(
+        routed["properties"]["ce_type"]["enum"]
+    )
+    assert VERSION_HEADER in routed["properties"]
     assert schemas["answerHeaders"]["allOf"][1]["properties"]["ce_type"]["const"] == RESPONSE_EVENT_TYPE
 
 
 def test_answer_statuses_match_the_contract() -> None:
     answer = document()["components"]["schemas"]["agencyAnswer"]
-    assert set(answer["properties"]["status"]["enum"]) == {
-        AgencyStatus.UNDER_REVIEW,
-        AgencyStatus.CLEARED,
-        AgencyStatus.HELD,
-        AgencyStatus.REJECTED,
+    # Every status an agency may answer: all but the two the gateway derives from its own outbox.
+    assert set(answer["properties"]["status"]["enum"]) == set(AgencyStatus) - {
+        AgencyStatus.PENDING,
+        AgencyStatus.ROUTED,
     }
     assert set(answer["properties"]["agency"]["enum"]) == AGENCIES
