@@ -16,7 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["create_engine", "migrate"]
+__all__ = ["create_engine", "downgrade", "migrate"]
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _JSON: dict[str, Any] = {
@@ -40,11 +40,25 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
         await connection.run_sync(_upgrade, revision)
 
 
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Take the database schema back to `revision` (`base`: nothing left)."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_downgrade, revision)
+
+
 def _upgrade(connection: Connection, revision: str) -> None:
+    command.upgrade(_config(connection), revision)
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    command.downgrade(_config(connection), revision)
+
+
+def _config(connection: Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+    return config
 
 
 def _ensure_sqlite_dir(url: str) -> None:
