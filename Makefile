@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: install run test test-unit lint bench clean
+.PHONY: install run test test-unit lint bench bench-clearance clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ lint: install
 ## Throughput and latency of POST /v1/declarations against a gateway started for the purpose.
 bench: install
 	$(BIN)/tsw bench submit
+
+## The response loop, 202 -> CLEARED as a trader sees it, at 200 customs-only declarations/s (needs
+## the WCO reference pack in ../shared/reference/wco-dms, or pass BENCH_ARGS="--pack DIR").
+bench-clearance: install
+	$(BIN)/tsw bench clearance $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache var .pytest_cache .mypy_cache .ruff_cache

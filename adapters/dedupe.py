@@ -44,7 +44,7 @@ OutcomeKind = Literal["response", "dead-letter"]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS handled_events (
     event_id       TEXT PRIMARY KEY,  -- ce_id of the routed event
-    declaration_id TEXT NOT NULL,
+    declaration_id TEXT NOT NULL,     -- ce_subject: the declaration id, or a bulk event's bulk id
     outcome        TEXT NOT NULL,     -- 'response' | 'dead-letter'
     response_id    TEXT,              -- ce_id of the published response
     topic          TEXT NOT NULL,

@@ -1,4 +1,6 @@
-"""Delivering a submission to the agency's back-end: `POST /v1/submissions` over httpx.
+"""Delivering a submission to the agency's back-end: `POST /v1/submissions` over httpx (and a whole
+bulk of e-commerce consignments in one `POST /v1/bulk-submissions`: `submit_bulk`, whose bodies are
+`adapters.bulk_delivery`'s; everything below applies to both).
 
 One attempt (`AgencyClient.submit_once`) has a connect timeout and a read/write/pool timeout and
 ends in one of:
@@ -20,13 +22,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
 
+from adapters.bulk_delivery import (
+    BULK_SUBMISSIONS_PATH,
+    BulkSubmission,
+    ConsignmentDecision,
+    parse_bulk_answer,
+)
 from adapters.circuit import CircuitBreaker
 from adapters.errors import BackendUnavailable, CircuitOpen, DeliveryRejected
 from adapters.retry import Backoff, Wait, parse_retry_after
@@ -35,6 +43,8 @@ from adapters.translate import TradeSummary
 __all__ = ["SUBMISSIONS_PATH", "AgencyAnswer", "AgencyClient", "Submission"]
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 SUBMISSIONS_PATH = "/v1/submissions"
 #: Answers worth another try: request timeout, too many requests, and every 5xx.
@@ -110,6 +120,32 @@ class AgencyClient:
 
     async def submit(self, submission: Submission, *, wait: Wait = asyncio.sleep) -> AgencyAnswer:
         """Deliver until the back-end answers; raises `DeliveryRejected`, or whatever `wait` raises."""
+        return await self._until_answered(
+            lambda: self.submit_once(submission), submission_id=submission.submission_id, wait=wait
+        )
+
+    async def submit_once(self, submission: Submission) -> AgencyAnswer:
+        """One POST; `BackendUnavailable` (retriable) or `DeliveryRejected` (final) on failure."""
+        body = await self._post(SUBMISSIONS_PATH, submission.to_json(), key=submission.submission_id)
+        return _parse_answer(body, submission.submission_id)
+
+    async def submit_bulk(
+        self, bulk: BulkSubmission, *, wait: Wait = asyncio.sleep
+    ) -> dict[str, ConsignmentDecision]:
+        """Deliver a whole bulk in one call, retried like `submit`; each readable decision by
+        declaration id (see `adapters.bulk_delivery`)."""
+        return await self._until_answered(
+            lambda: self.submit_bulk_once(bulk), submission_id=bulk.submission_id, wait=wait
+        )
+
+    async def submit_bulk_once(self, bulk: BulkSubmission) -> dict[str, ConsignmentDecision]:
+        """One ``POST /v1/bulk-submissions``; failures classified as for `submit_once`."""
+        body = await self._post(BULK_SUBMISSIONS_PATH, bulk.to_json(), key=bulk.submission_id)
+        return parse_bulk_answer(body, bulk.submission_id)
+
+    async def _until_answered(
+        self, attempt_once: Callable[[], Awaitable[_T]], *, submission_id: str, wait: Wait
+    ) -> _T:
         attempt = 0
         while True:
             try:
@@ -118,14 +154,14 @@ class AgencyClient:
                 await wait(exc.retry_after_s)
                 continue
             try:
-                answer = await self.submit_once(submission)
+                answer = await attempt_once()
             except BackendUnavailable as exc:
                 self._breaker.record_failure()
                 delay = self._backoff.delay_s(attempt, retry_after_s=exc.retry_after_s)
                 log.warning(
                     "%s back-end: submission %s failed (attempt %d): %s; retrying in %.2f s",
                     self._agency,
-                    submission.submission_id,
+                    submission_id,
                     attempt + 1,
                     exc,
                     delay,
@@ -139,22 +175,20 @@ class AgencyClient:
             self._breaker.record_success()
             return answer
 
-    async def submit_once(self, submission: Submission) -> AgencyAnswer:
-        """One POST; `BackendUnavailable` (retriable) or `DeliveryRejected` (final) on failure."""
+    async def _post(self, path: str, content: bytes, *, key: str) -> object:
+        """The JSON body of a 2xx answer to one POST; `BackendUnavailable` or `DeliveryRejected`."""
         await self.start()
         assert self._http is not None
         try:
             response = await self._http.post(
-                SUBMISSIONS_PATH,
-                content=submission.to_json(),
-                headers={"Content-Type": "application/json", "Idempotency-Key": submission.submission_id},
+                path, content=content, headers={"Content-Type": "application/json", "Idempotency-Key": key}
             )
         except httpx.RequestError as exc:  # connect/read/write/pool timeouts, refused, reset, bad encoding
             raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        return _answer(response, submission.submission_id)
+        return _body(response)
 
 
-def _answer(response: httpx.Response, submission_id: str) -> AgencyAnswer:
+def _body(response: httpx.Response) -> object:
     status = response.status_code
     if status in _RETRIABLE_STATUS or status >= 500:
         raise BackendUnavailable(
@@ -166,10 +200,10 @@ def _answer(response: httpx.Response, submission_id: str) -> AgencyAnswer:
             f"the agency refused the submission: HTTP {status}{_problem(response)}", status_code=status
         )
     try:
-        body = orjson.loads(response.content)
+        body: object = orjson.loads(response.content)
     except orjson.JSONDecodeError as exc:
         raise DeliveryRejected(f"the agency answered HTTP {status} with a body that is not JSON") from exc
-    return _parse_answer(body, submission_id)
+    return body
 
 
 def _parse_answer(body: object, submission_id: str) -> AgencyAnswer:

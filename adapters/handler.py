@@ -9,7 +9,9 @@ Order, and why:
    acknowledged yet, and stop; the agency is not called again;
 3. translate the document (`adapters.translate`), deliver it (`AgencyClient.submit`: retried until
    the back-end answers), map the decision (`adapters.decisions`). A `PoisonEvent` anywhere here
-   (untranslatable document, a 4xx answer, an unmapped decision) makes a dead letter the outcome;
+   (untranslatable document, a 4xx answer, an unmapped decision) makes a dead letter the outcome.
+   A bulk event (many e-commerce consignments, `gateway.contracts.bulk`) is answered by
+   `adapters.bulk_responder` instead: one delivery for the whole bulk, one bulk answer;
 4. record the outcome in the dedupe store, publish it (waiting for Kafka's acknowledgement), mark it
    published.
 
@@ -28,6 +30,7 @@ from typing import TypeVar
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
 
+from adapters.bulk_responder import BulkResponder
 from adapters.decisions import agency_status
 from adapters.dedupe import DedupeStore, HandledEvent, OutcomeKind
 from adapters.delivery import AgencyClient, Submission
@@ -81,6 +84,7 @@ class RecordHandler:
         self._backoff = backoff
         self._wait = wait
         self._clock = clock
+        self._bulk = BulkResponder(agency=agency, source=source, client=client, wait=wait, clock=clock)
 
     async def handle(self, record: ConsumerRecord[bytes, bytes]) -> HandleResult:
         """Return once the record's outcome is durable on Kafka (the offset may then be committed)."""
@@ -129,7 +133,10 @@ class RecordHandler:
     ) -> HandleResult:
         response_id: str | None
         try:
-            outgoing, response_id = await self._respond(event, record.value)
+            if event.bulk:
+                outgoing, response_id = await self._bulk.respond(event, record.value or b"")
+            else:
+                outgoing, response_id = await self._respond(event, record.value)
             result = HandleResult.RESPONDED
         except PoisonEvent as exc:
             outgoing, response_id = self._dead_letter(record, exc.reason), None
@@ -186,7 +193,12 @@ class RecordHandler:
     def _summary(self, event: RoutedEvent, value: bytes) -> TradeSummary:
         if event.action == "cancelled":  # a cancellation needs only the declaration id
             return empty_summary()
-        return translate(value, content_type=event.content_type, document_type=event.document_type)
+        return translate(
+            value,
+            content_type=event.content_type,
+            document_type=event.document_type,
+            agency=self._agency.value,
+        )
 
     def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> OutgoingRecord:
         origin = f"{record.topic}/{record.partition}@{record.offset}"

@@ -11,13 +11,19 @@ already CANCELLED). An answer to a version that an amendment has since replaced 
 agency decides again on the new version. Answers that the state machine refuses (for a terminal
 declaration, to an unknown event, from an agency the event was not routed to, for a replaced
 version) are recorded in the inbox with the reason and logged; they are never applied.
+
+A bulk answer (`apply_bulk`) decides many fast-path consignments of one lodgement at once: one
+transaction, the same rules per consignment, and the consignments taking the same path moved together.
+Answers about consignments outside the lodgement, or already final, are counted and skipped.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from datetime import UTC, datetime
 
+from gateway.contracts.bulk import BulkAnswer, BulkResponse
 from gateway.contracts.responses import AgencyResponse
 from gateway.contracts.statuses import Status
 from gateway.domain.declaration import IllegalTransition, is_terminal, statuses_after_answer
@@ -78,9 +84,65 @@ class AnswerService:
         except IllegalTransition as exc:
             return f"refused: {exc}"
         if path:
-            detail = f"{answer.agency}: {answer.decision}" + (f" ({answer.reason})" if answer.reason else "")
+            detail = _detail(answer.agency, answer.decision, answer.reason)
             await uow.answers.move(answer.declaration_id, path, at=at, detail=detail)
         return "applied: " + (" -> ".join([current, *path]) if path else f"{current} (unchanged)")
+
+    async def apply_bulk(self, event_id: str, response: BulkResponse) -> str:
+        """Apply one bulk answer; returns what happened ("applied: …", "duplicate", "refused: …")."""
+        now = datetime.now(UTC)
+        async with self._uow_factory() as uow:
+            if not await uow.answers.claim(
+                event_id, declaration_id=response.bulk_id, at=now, outcome="applying"
+            ):
+                return "duplicate"
+            outcome = await self._apply_bulk(uow, response, at=now)
+            await uow.answers.set_outcome(event_id, outcome[:200])
+            await uow.commit()
+        if outcome.startswith("refused") or "skipped" in outcome:
+            log.warning(
+                "bulk answer %s from %s for lodgement %s %s",
+                event_id,
+                response.agency,
+                response.bulk_id,
+                outcome,
+            )
+        return outcome
+
+    async def _apply_bulk(self, uow: UnitOfWork, response: BulkResponse, *, at: datetime) -> str:
+        event = await uow.answers.routed_event(response.in_reply_to)
+        if event is None or event.bulk_id != response.bulk_id or event.agency != response.agency:
+            return (
+                f"refused: {response.in_reply_to} is not a bulk event of this lodgement for {response.agency}"
+            )
+        await uow.answers.confirm_published(response.in_reply_to, at=at)
+        targets, all_published = await uow.answers.bulk_targets(response.bulk_id)
+        current = await uow.answers.bulk_states(
+            response.bulk_id, [a.declaration_id for a in response.answers]
+        )
+        live = [
+            a
+            for a in response.answers
+            if a.declaration_id in current and not is_terminal(Status(current[a.declaration_id]))
+        ]
+        await uow.answers.record_many(
+            [_state_row(a, agency=response.agency, at=at, event_id=response.in_reply_to) for a in live]
+        )
+        answers = await uow.answers.answers_many([a.declaration_id for a in live])
+        moves = _plan_moves(
+            live,
+            agency=response.agency,
+            current=current,
+            answers=answers,
+            targets=targets,
+            all_published=all_published,
+        )
+        for (steps, detail), ids in moves.items():
+            await uow.answers.move_many(ids, steps, at=at, detail=detail)
+        skipped = len(response.answers) - len(live)
+        return f"applied: {len(live)} answers, {sum(map(len, moves.values()))} moved" + (
+            f", {skipped} skipped (unknown or final)" if skipped else ""
+        )
 
     @staticmethod
     async def _record(uow: UnitOfWork, answer: AgencyResponse, *, at: datetime) -> None:
@@ -94,3 +156,47 @@ class AnswerService:
             at=at,
             response_event_id=answer.in_reply_to,
         )
+
+
+def _plan_moves(
+    live: list[BulkAnswer],
+    *,
+    agency: str,
+    current: dict[str, str],
+    answers: dict[str, dict[str, str]],
+    targets: list[str],
+    all_published: bool,
+) -> dict[tuple[tuple[Status, ...], str], list[str]]:
+    """Group the consignments of a bulk answer by the status path they take (and its history detail)."""
+    moves: dict[tuple[tuple[Status, ...], str], list[str]] = defaultdict(list)
+    for item in live:
+        try:
+            path = statuses_after_answer(
+                Status(current[item.declaration_id]),
+                targets=targets,
+                answers=answers.get(item.declaration_id, {}),
+                all_published=all_published,
+            )
+        except IllegalTransition as exc:
+            log.warning("bulk answer for %s refused: %s", item.declaration_id, exc)
+            continue
+        if path:
+            moves[(tuple(path), _detail(agency, item.decision, item.reason))].append(item.declaration_id)
+    return moves
+
+
+def _detail(agency: str, decision: str, reason: str | None) -> str:
+    return f"{agency}: {decision}" + (f" ({reason})" if reason else "")
+
+
+def _state_row(answer: BulkAnswer, *, agency: str, at: datetime, event_id: str) -> dict[str, object]:
+    return {
+        "declaration_id": answer.declaration_id,
+        "agency": agency,
+        "status": answer.status,
+        "decision": answer.decision,
+        "reference": answer.reference,
+        "reason": answer.reason,
+        "at": at,
+        "response_event_id": event_id,
+    }

@@ -1,7 +1,8 @@
 """The composition root: builds every concrete object of one gateway from `Settings`.
 
 Nothing else constructs engines, producers or keys. `Gateway.start()` migrates the database and starts
-the submission writer and the outbox relay; `stop()` undoes it. Both are safe to call twice.
+the submission writer and, with `TSW_MESSAGING=inline`, the background workers (outbox relay, response
+consumer, webhook dispatcher); `stop()` undoes it. Both are safe to call twice.
 """
 
 from __future__ import annotations
@@ -13,12 +14,21 @@ from functools import partial
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.answers import AnswerService
+from gateway.batches.jobs import BatchService
+from gateway.batches.processing import BatchProcessor
+from gateway.batches.readers.records import ReaderLimits
+from gateway.batches.runner import BatchRunner
 from gateway.changes import DeclarationChanges
 from gateway.clients import ClientService
 from gateway.config import Settings
 from gateway.documents.packs import SchemaPack, discover_packs
+from gateway.documents.rules import RULES
 from gateway.documents.signing import GatewayKeys
 from gateway.documents.validator import DocumentValidator
+from gateway.ecommerce.policy import LvcPolicy
+from gateway.ecommerce.rules import LvcRules
+from gateway.errors import PackError
+from gateway.lodgements import LVC_DOCUMENT_TYPE, LodgementService
 from gateway.messaging.kafka import create_producer, create_response_consumer, ensure_topics
 from gateway.messaging.relay import OutboxRelay
 from gateway.messaging.responses import ResponseConsumer
@@ -29,8 +39,21 @@ from gateway.store.database import create_engine, migrate
 from gateway.store.uow import UnitOfWorkFactory
 from gateway.store.writer import SubmissionWriter
 from gateway.submission import SubmissionService
+from gateway.webhooks.destinations import DestinationGuard
+from gateway.webhooks.dispatcher import WebhookDispatcher
+from gateway.webhooks.fanout import WebhookFanout
+from gateway.webhooks.retries import RetryPolicy
+from gateway.webhooks.sender import WebhookSender
+from gateway.webhooks.subscriptions import WebhookService
 
-__all__ = ["Gateway", "build_engine", "build_gateway", "build_messaging", "load_packs"]
+__all__ = [
+    "Gateway",
+    "build_engine",
+    "build_gateway",
+    "build_messaging",
+    "build_webhook_dispatcher",
+    "load_packs",
+]
 
 
 def load_packs(settings: Settings) -> list[SchemaPack]:
@@ -51,6 +74,11 @@ class Gateway:
     submissions: SubmissionService
     changes: DeclarationChanges
     clients: ClientService
+    webhooks: WebhookService
+    lodgements: LodgementService
+    lvc_policy: LvcPolicy
+    batches: BatchService
+    batch_runner: BatchRunner
     _started: bool = field(default=False, init=False)
 
     async def start(self) -> None:
@@ -60,6 +88,7 @@ class Gateway:
         await self.writer.start()
         if self.messaging is not None:
             await self.messaging.start()
+        await self.batch_runner.start()
         self._started = True
 
     async def stop(self) -> None:
@@ -67,6 +96,7 @@ class Gateway:
             return
         self._started = False
         await self.feed.stop()
+        await self.batch_runner.stop()
         await self.writer.stop()
         if self.messaging is not None:
             await self.messaging.stop()
@@ -78,8 +108,14 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
     uow_factory = UnitOfWorkFactory(engine)
     keys = GatewayKeys.load_or_create(settings.keys_dir)
     metrics = Metrics()
-    validator = DocumentValidator(list(packs) if packs is not None else load_packs(settings))
-    messaging = build_messaging(settings, uow_factory, metrics) if settings.messaging == "inline" else None
+    policy = _lvc_policy(settings)
+    validator = DocumentValidator(
+        list(packs) if packs is not None else load_packs(settings),
+        rules={**RULES, LVC_DOCUMENT_TYPE: LvcRules(policy)},  # the configured limits, on every path
+    )
+    messaging = (
+        build_messaging(settings, uow_factory, metrics, keys=keys) if settings.messaging == "inline" else None
+    )
     on_commit = messaging.notify if messaging is not None else _nothing
     writer = SubmissionWriter(uow_factory, on_commit=on_commit)
     submissions = SubmissionService(
@@ -89,6 +125,35 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
         uow_factory=uow_factory,
         metrics=metrics,
         event_source=settings.event_source,
+    )
+    lodgements = LodgementService(
+        keys=keys,
+        uow_factory=uow_factory,
+        metrics=metrics,
+        routes=_lvc_routes(validator),
+        event_source=settings.event_source,
+        max_consignments=settings.lodgement_max_consignments,
+        on_commit=on_commit,
+    )
+    limits = ReaderLimits(max_entry_bytes=settings.max_body_bytes)
+    runner = BatchRunner(
+        uow_factory=uow_factory,
+        processor=BatchProcessor(
+            uow_factory=uow_factory,
+            submissions=submissions,
+            lodgements=lodgements,
+            policy=policy,
+            limits=limits,
+            chunk_records=settings.batch_chunk_records,
+            on_commit=on_commit,
+        ),
+    )
+    batches = BatchService(
+        uow_factory=uow_factory,
+        spool_dir=settings.batch_spool_dir,
+        max_upload_bytes=settings.batch_max_upload_bytes,
+        limits=limits,
+        on_queued=runner.notify,
     )
     return Gateway(
         settings=settings,
@@ -109,6 +174,13 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
             on_commit=on_commit,
         ),
         clients=ClientService(uow_factory),
+        webhooks=WebhookService(
+            uow_factory, guard=_destination_guard(settings), max_per_client=settings.webhook_max_per_client
+        ),
+        lodgements=lodgements,
+        lvc_policy=policy,
+        batches=batches,
+        batch_runner=runner,
     )
 
 
@@ -116,7 +188,9 @@ def build_engine(settings: Settings) -> AsyncEngine:
     return create_engine(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
 
 
-def build_messaging(settings: Settings, uow_factory: UnitOfWorkFactory, metrics: Metrics) -> MessagingWorkers:
+def build_messaging(
+    settings: Settings, uow_factory: UnitOfWorkFactory, metrics: Metrics, *, keys: GatewayKeys
+) -> MessagingWorkers:
     topics = partial(
         ensure_topics,
         settings.kafka_bootstrap_servers,
@@ -150,7 +224,53 @@ def build_messaging(settings: Settings, uow_factory: UnitOfWorkFactory, metrics:
         ensure_topics=topics,
         metrics=metrics,
     )
-    return MessagingWorkers(relay=relay, responses=responses)
+    webhooks = build_webhook_dispatcher(settings, uow_factory, metrics, keys=keys)
+    return MessagingWorkers(relay=relay, responses=responses, webhooks=webhooks)
+
+
+def build_webhook_dispatcher(
+    settings: Settings, uow_factory: UnitOfWorkFactory, metrics: Metrics, *, keys: GatewayKeys
+) -> WebhookDispatcher:
+    timeout_s = settings.webhook_timeout_ms / 1000
+    return WebhookDispatcher(
+        uow_factory=uow_factory,
+        fanout=WebhookFanout(uow_factory),
+        sender=WebhookSender(
+            keys=keys,
+            guard=_destination_guard(settings),
+            timeout_s=timeout_s,
+            max_connections=settings.webhook_concurrency,
+        ),
+        policy=RetryPolicy(
+            backoff_base_ms=settings.webhook_backoff_base_ms,
+            backoff_max_ms=settings.webhook_backoff_max_ms,
+            max_attempts=settings.webhook_max_attempts,
+            max_age_s=settings.webhook_max_age_s,
+        ),
+        metrics=metrics,
+        attempt_timeout_s=timeout_s,
+        poll_s=settings.webhook_poll_ms / 1000,
+        concurrency=settings.webhook_concurrency,
+        per_endpoint=settings.webhook_per_endpoint_concurrency,
+    )
+
+
+def _destination_guard(settings: Settings) -> DestinationGuard:
+    return DestinationGuard(allow_private_hosts=settings.webhook_allow_private_hosts)
+
+
+def _lvc_policy(settings: Settings) -> LvcPolicy:
+    if settings.lvc_rates_to_hkd is None:
+        return LvcPolicy(threshold_hkd=settings.lvc_threshold_hkd)
+    return LvcPolicy(threshold_hkd=settings.lvc_threshold_hkd, rates_to_hkd=settings.lvc_rates_to_hkd)
+
+
+def _lvc_routes(validator: DocumentValidator) -> list[str]:
+    """The agencies fast-path consignments go to: the `hk.ecom.lvc` pack's routes."""
+    for pack in validator.packs:
+        if pack.id == LVC_DOCUMENT_TYPE:
+            return list(pack.routes)
+    raise PackError(f"the {LVC_DOCUMENT_TYPE} schema pack is missing: the fast path needs its routes")
 
 
 def _nothing() -> None:

@@ -8,7 +8,8 @@ A cancellation moves the declaration to `CANCELLED` at once and routes a signed 
 (`{"declaration_id", "version", "reason", "requested_at"}`) to every target agency as `cancelled`;
 their acknowledgements show in the per-agency status.
 
-Both are allowed only while the declaration is `ACCEPTED`, `ROUTED` or `UNDER_REVIEW`
+Fast-path e-commerce consignments (routed in bulk) can be neither. Both are allowed only while the
+declaration is `ACCEPTED`, `ROUTED` or `UNDER_REVIEW`
 (`gateway.domain.declaration.check_changeable`); otherwise `Conflict` (409). The status check is a
 compare-and-set in the same transaction as the write, so two concurrent changes cannot both pass it.
 Each answers with a signed receipt naming the action and the version.
@@ -280,6 +281,8 @@ async def _refusal(uow: UnitOfWork, declaration_id: str, client: Client, action:
 
 
 def _check(record: DeclarationRecord, action: str) -> None:
+    if record.bulk_id is not None:
+        raise Conflict(f"a fast-path e-commerce consignment cannot be {action}; lodge a new one")
     try:
         check_changeable(Status(record.status), action)
     except NotChangeable as exc:

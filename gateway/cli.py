@@ -10,13 +10,14 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import httpx
 import orjson
 import typer
 from rich.console import Console
 
+from gateway.cli_batch import batch_app
 from gateway.cli_kafka import kafka_app
 from gateway.config import Settings
 
@@ -26,10 +27,13 @@ app = typer.Typer(help="Trade Single Window declaration gateway.", no_args_is_he
 clients_app = typer.Typer(help="API clients and their keys.", no_args_is_help=True)
 keys_app = typer.Typer(help="The gateway's signing keys.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that start the stack they measure.")
 app.add_typer(kafka_app, name="kafka", help="The local single-node Kafka broker (KRaft).")
+app.add_typer(batch_app, name="batch")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
+app.add_typer(bench_app, name="bench")
 
 console = Console()
 err = Console(stderr=True)
@@ -193,9 +197,15 @@ def demo(
     run_demo(Settings(), url=url, timeout_s=timeout_s, console=console)
 
 
-@app.command("bench")
-def bench(
-    what: Annotated[str, typer.Argument(help="What to measure: 'submit'.")] = "submit",
+@bench_app.callback(invoke_without_command=True)
+def bench(context: typer.Context) -> None:
+    """Benchmarks that start the stack they measure (`tsw bench` alone runs `submit`)."""
+    if context.invoked_subcommand is None:
+        bench_submit()
+
+
+@bench_app.command("submit")
+def bench_submit(
     url: Annotated[str | None, _URL] = None,
     seconds: Annotated[float, typer.Option(help="How long to drive load.")] = 20.0,
     concurrency: Annotated[int, typer.Option(help="Concurrent clients.")] = 64,
@@ -204,10 +214,105 @@ def bench(
     """Measure the gateway: declarations/s, p50/p99 latency and the routed count."""
     from gateway.bench import run_bench
 
-    if what != "submit":
-        err.print(f"unknown benchmark {what!r}; try 'submit'")
-        raise typer.Exit(2)
     run_bench(Settings(), url=url, seconds=seconds, concurrency=concurrency, rate=rate, console=console)
+
+
+@bench_app.command("clearance")
+def bench_clearance(
+    rate: Annotated[float, typer.Option(help="Submissions/s, paced.")] = 200.0,
+    seconds: Annotated[float, typer.Option(help="How long to measure (after the warm-up).")] = 30.0,
+    warmup: Annotated[float, typer.Option(help="Seconds of load before measuring, not counted.")] = 5.0,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds after the last submission to wait for CLEARED.")
+    ] = 30.0,
+    pack: Annotated[
+        Path | None, typer.Option(help="Schema pack directory (default ../shared/reference/wco-dms).")
+    ] = None,
+    document: Annotated[
+        Path | None, typer.Option(help="The document to submit (default the pack's TT_IM001b sample).")
+    ] = None,
+    history_sample: Annotated[
+        int, typer.Option(help="Histories read for the server-side figure (0 = every declaration).")
+    ] = 0,
+    work_dir: Annotated[
+        Path | None, typer.Option(help="Keep logs and databases here (an empty directory).")
+    ] = None,
+) -> None:
+    """The response loop: 202 -> CLEARED as a trader sees it on /v1/events, at a steady rate.
+
+    Starts a broker of its own, the gateway, and the simulator and adapter of each agency the
+    document type routes to. Exits 1 unless every declaration reached CLEARED.
+    """
+    from gateway.bench import ClearanceOptions, run_clearance_bench
+    from gateway.bench.clearance_report import report_clearance
+    from gateway.errors import GatewayError
+
+    options = ClearanceOptions(
+        rate=rate,
+        seconds=seconds,
+        warmup_s=warmup,
+        timeout_s=timeout,
+        history_sample=history_sample,
+        pack_dir=pack,
+        document=document,
+        work_dir=work_dir,
+    )
+    try:
+        result = run_clearance_bench(Settings(), options=options, console=console)
+    except GatewayError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    report_clearance(console, result)
+    if not result.all_cleared:
+        raise typer.Exit(1)
+
+
+# ---- tsw generate --------------------------------------------------------------------------------
+
+generate_app = typer.Typer(help="Realistic test files for demos, tests and benchmarks.", no_args_is_help=True)
+app.add_typer(generate_app, name="generate")
+
+
+@generate_app.command("ecommerce")
+def generate_ecommerce(
+    count: Annotated[int, typer.Option(min=0, help="Consignments to write (1-3 line items each).")],
+    invalid_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of consignments with one realistic defect.")
+    ] = 0.0,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: a new one, on stderr).")] = None,
+    file_format: Annotated[
+        Literal["csv", "jsonl", "json"],
+        typer.Option("--format", help="csv rows, jsonl canonical documents, or a json array of rows."),
+    ] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default stdout).")] = None,
+) -> None:
+    """hk.ecom.lvc consignments, streamed (any count, constant memory); the same seed, the same file."""
+    import secrets
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    from gateway.ecommerce.generate import FileFormat, encode, generate_consignments
+
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+        err.print(f"seed {seed}")
+    consignments = generate_consignments(
+        count, invalid_rate=invalid_rate, seed=seed, document_form=file_format == "jsonl"
+    )
+    chunks = encode(consignments, FileFormat(file_format))
+    if output is None:
+        sys.stdout.buffer.writelines(chunks)
+        sys.stdout.buffer.flush()
+        return
+    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with output.open("wb") as sink, Progress(*columns, console=err) as progress:
+        task = progress.add_task("consignments", total=count)
+        for done, chunk in enumerate(chunks, 1):
+            sink.write(chunk)
+            if done % 4096 == 0:
+                progress.update(task, completed=min(done, count))
+        progress.update(task, completed=count)
+    err.print(f"{count:,} consignments (seed {seed}) written to {output}")
 
 
 def _read_token(value: str) -> str:

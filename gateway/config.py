@@ -7,6 +7,7 @@ the environment anywhere else.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -62,6 +63,49 @@ class Settings(BaseSettings):
     topic_partitions: int = 3
     topic_replication_factor: int = 1
     event_source: str = "urn:tsw:gateway"
+    webhook_timeout_ms: int = Field(
+        default=10_000, gt=0, description="Deadline of one webhook attempt: resolve, connect, send, answer."
+    )
+    webhook_max_attempts: int = Field(default=12, ge=1, description="Attempts before a delivery fails.")
+    webhook_max_age_s: int = Field(
+        default=86_400, gt=0, description="A delivery not made within this time of its creation fails."
+    )
+    webhook_backoff_base_ms: int = Field(default=2_000, gt=0, description="Wait after the first failure.")
+    webhook_backoff_max_ms: int = Field(
+        default=3_600_000, gt=0, description="Longest wait between attempts (Retry-After included)."
+    )
+    webhook_poll_ms: int = Field(
+        default=250, gt=0, description="How often new status changes are fanned out to deliveries."
+    )
+    webhook_concurrency: int = Field(default=16, gt=0, description="Attempts in flight at once.")
+    webhook_per_endpoint_concurrency: int = Field(
+        default=2, gt=0, description="Attempts in flight at once for one subscription."
+    )
+    webhook_max_per_client: int = Field(default=10, gt=0, description="Active subscriptions per client.")
+    webhook_allow_private_hosts: bool = Field(
+        default=False,
+        description="Allow callback URLs on loopback, private, link-local and reserved addresses (tests, "
+        "closed networks). Off: such URLs are refused at registration and before every attempt.",
+    )
+    lvc_threshold_hkd: Decimal = Field(
+        default=Decimal(5000), ge=0, description="Largest total value (HKD) of a fast-path consignment."
+    )
+    lvc_rates_to_hkd: dict[str, Decimal] | None = Field(
+        default=None,
+        description='HKD per unit of each currency, as JSON (e.g. {"USD": "7.8"}); default: an '
+        "illustrative table (gateway.ecommerce.policy). A currency without a rate is refused.",
+    )
+    ecommerce_max_rows: int = Field(
+        default=10_000, gt=0, description="Rows (line items) in one POST /v1/ecommerce/consignments."
+    )
+    ecommerce_max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    lodgement_max_consignments: int = Field(
+        default=1000, gt=0, description="Consignments per lodgement, i.e. per routed bulk event."
+    )
+    batch_max_upload_bytes: int = Field(default=4 * 1024**3, gt=0)
+    batch_chunk_records: int = Field(
+        default=1000, gt=0, description="Records per batch transaction (and resume step)."
+    )
 
     @field_validator("schema_packs", mode="before")
     @classmethod
@@ -73,6 +117,10 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def batch_spool_dir(self) -> Path:
+        return self.data_dir / "batches"
 
     @property
     def kafka_data_dir(self) -> Path:

@@ -6,9 +6,14 @@ GatewayError
 │   ├── UnsafeDocument            DOCTYPE, entities, malformed XML/UTF-8, nesting bombs (400)
 │   ├── UnknownDocumentType       no schema pack matches the document (422)
 │   ├── UnsupportedMediaType      neither XML nor JSON (415)
-│   └── PayloadTooLarge           the body is over the configured limit (413)
+│   ├── PayloadTooLarge           the body is over the configured limit (413)
+│   └── BatchFileError            a batch file that cannot be read as a whole (422; in
+│                                 `gateway.batches.readers.errors`, with its stable code)
 ├── PackError                     a schema pack on disk is malformed (start-up failure)
 ├── InvalidRequest                a malformed query parameter or header (400)
+├── UnprocessableRequest          well-formed, but a field cannot be used (an unsafe webhook URL);
+│                                 carries every `Problem` found (422)
+├── UnsafeDestination             a webhook URL's host is, or resolves to, a non-public address
 ├── AuthError                     missing or unknown credentials (401)
 ├── Forbidden                     authenticated, but the role may not do this (403)
 ├── NotFound                      the resource does not exist or is not the caller's (404)
@@ -41,6 +46,8 @@ __all__ = [
     "ServiceUnavailable",
     "SignatureInvalid",
     "UnknownDocumentType",
+    "UnprocessableRequest",
+    "UnsafeDestination",
     "UnsafeDocument",
     "UnsupportedMediaType",
 ]
@@ -91,6 +98,18 @@ class PackError(GatewayError):
 
 class InvalidRequest(GatewayError):
     """A query parameter or header the gateway cannot use (e.g. a forged paging cursor)."""
+
+
+class UnprocessableRequest(GatewayError):
+    """The request is well-formed but a field's value cannot be used; `problems` lists every one."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(problem.message for problem in self.problems))
+
+
+class UnsafeDestination(GatewayError):
+    """An outgoing request would reach a loopback, private, link-local or reserved address."""
 
 
 class AuthError(GatewayError):

@@ -3,7 +3,8 @@
 With `TSW_RELAY=process` (the default for `tsw serve` and `tsw up`) the gateway process only
 validates, signs and commits; publishing to Kafka runs here, on the machine's other core. The relay
 finds new rows by polling the outbox every `relay_idle_poll_ms` (an index-only query on the pending
-rows). `MessagingSupervisor` starts the process, restarts it if it dies, and stops it with SIGTERM.
+rows). The response consumer and the webhook dispatcher (`gateway.webhooks`) run here too.
+`MessagingSupervisor` starts the process, restarts it if it dies, and stops it with SIGTERM.
 Its counters (events published, failures) are logged; the gateway's `/metrics` reports the backlog.
 """
 
@@ -22,6 +23,7 @@ import uvloop
 
 from gateway.bootstrap import build_engine, build_messaging
 from gateway.config import Settings
+from gateway.documents.signing import GatewayKeys
 from gateway.metrics import Metrics
 from gateway.store.uow import UnitOfWorkFactory
 
@@ -41,12 +43,16 @@ def messaging_main(settings: Settings) -> None:
 
 async def _run(settings: Settings) -> None:
     engine = build_engine(settings)
-    workers = build_messaging(settings, UnitOfWorkFactory(engine), Metrics())
+    keys = GatewayKeys.load_or_create(settings.keys_dir)
+    workers = build_messaging(settings, UnitOfWorkFactory(engine), Metrics(), keys=keys)
     stopping = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
     orphan_watch = asyncio.create_task(_stop_when_orphaned(stopping))
     await workers.start()
-    log.info("outbox relay and response consumer running (bootstrap %s)", settings.kafka_bootstrap_servers)
+    log.info(
+        "outbox relay, response consumer and webhook dispatcher running (bootstrap %s)",
+        settings.kafka_bootstrap_servers,
+    )
     try:
         await stopping.wait()
     finally:

@@ -41,6 +41,19 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.webhook_attempts = Counter(
+            "tsw_webhook_attempts",
+            "Webhook delivery attempts by result "
+            "(delivered, http_error, timeout, connection_error, refused).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.webhook_deliveries = Counter(
+            "tsw_webhook_deliveries",
+            "Webhook deliveries settled, by outcome (delivered, failed).",
+            ["outcome"],
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

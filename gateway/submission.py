@@ -87,12 +87,19 @@ class SubmissionService:
                 raise
             return earlier
         self._metrics.submissions.labels(document.document_type, "accepted").inc()
+        assert declaration.receipt is not None  # a submission always has a receipt of its own
         return Accepted(
             id=declaration.id,
             status=Status.ACCEPTED,
             document_type=declaration.document_type,
             receipt=declaration.receipt,
         )
+
+    def prepare(self, body: bytes, fmt: Format, *, client: Client) -> NewDeclaration:
+        """Validate and sign one document and build what storing it writes, without storing it (batch
+        jobs store many in their own transaction). Raises as `submit` does for a refused document."""
+        document = self._validate(body, fmt)
+        return self._declaration(document, body=body, digest=body_digest(body), client=client, key=None)
 
     def _validate(self, body: bytes, fmt: Format) -> ValidatedDocument:
         started = time.perf_counter()
@@ -163,6 +170,7 @@ class SubmissionService:
 
 
 def _replay(earlier: DeclarationRecord) -> Accepted:
+    assert earlier.receipt is not None  # only submissions carry an Idempotency-Key
     return Accepted(
         id=earlier.id,
         status=Status.ACCEPTED,

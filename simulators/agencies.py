@@ -1,4 +1,9 @@
-"""From settings to one agency's decision function: the only place that knows all four agencies."""
+"""From settings to one agency's decision functions: the only place that knows all four agencies.
+
+`decider_for` decides a single submission; `consignment_decider_for` one consignment of a bulk
+submission (the same rules, plus customs' green lane: `simulators.customs.decide_consignment`).
+`draws_randomly` says whether any rule in force draws from the seeded generator at all.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from simulators.answers import Answer
 from simulators.config import SimulatorSettings
 from simulators.contract import SubmissionRequest
 
-__all__ = ["Decide", "decider_for"]
+__all__ = ["Decide", "consignment_decider_for", "decider_for", "draws_randomly"]
 
 _Rules = TypeVar("_Rules")
 _RulesIn = TypeVar("_RulesIn", contravariant=True)
@@ -43,6 +48,24 @@ def decider_for(settings: SimulatorSettings) -> Decide:
             return _bind(logistics.decide, _logistics_rules(settings))
 
 
+def consignment_decider_for(settings: SimulatorSettings) -> Decide:
+    """The decision function for one consignment of a bulk submission to `settings.agency`."""
+    if settings.agency == "customs":
+        return _bind(customs.decide_consignment, _customs_rules(settings))
+    return decider_for(settings)
+
+
+def draws_randomly(settings: SimulatorSettings) -> bool:
+    """Whether `settings.agency`'s rules draw random numbers (a rate above zero)."""
+    match settings.agency:
+        case "customs":
+            return settings.customs_inspection_rate > 0
+        case "logistics":
+            return settings.logistics_hold_rate > 0
+        case _:
+            return False
+
+
 def _bind(decide: _Unbound[_Rules], rules: _Rules) -> Decide:
     def bound(request: SubmissionRequest, rng: random.Random, *, now: datetime) -> Answer:
         return decide(request, rules, rng, now=now)
@@ -58,6 +81,7 @@ def _customs_rules(settings: SimulatorSettings) -> customs.CustomsRules:
         documents_threshold_hkd=settings.customs_documents_threshold_hkd,
         inspection_rate=settings.customs_inspection_rate,
         hkd_rates=settings.hkd_rates,
+        green_lane_limit_hkd=settings.customs_green_lane_limit_hkd,
     )
 
 

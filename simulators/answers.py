@@ -29,3 +29,13 @@ class Answer:
             "reason": self.reason,
             "detail": dict(self.detail),
         }
+
+    def entry(self, declaration_id: str) -> dict[str, Any]:
+        """One consignment's entry in the `decisions` of `POST /v1/bulk-submissions`."""
+        return {
+            "declaration_id": declaration_id,
+            "decision": self.decision,
+            "reference": self.reference,
+            "reason": self.reason,
+            "detail": dict(self.detail),
+        }

@@ -11,6 +11,7 @@ httptools; Ctrl-C stops it.
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated, Any
 
 import typer
@@ -61,8 +62,12 @@ def run(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     typer.echo(f"{settings.agency} simulator on http://{settings.host}:{settings.listen_port}", err=True)
+    app = create_app(settings)
+    # What start-up built (FastAPI, pydantic schemas) lives for good: keeping it out of the collector's
+    # full passes saves a bulk of 1,000 consignments the occasional 40 ms pause.
+    gc.freeze()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.listen_port,
         loop="uvloop",

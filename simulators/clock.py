@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ class Clock:
     now: Callable[[], datetime] = field(default=_utc_now)
 
 
+@functools.lru_cache(maxsize=64)  # a bulk stamps every one of its consignments with the same moment
 def rfc3339(moment: datetime) -> str:
     """`2026-11-26T03:10:00.000000Z`: UTC, microseconds, `Z` suffix."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -68,6 +68,7 @@ class SimulatorSettings(BaseSettings):
     customs_controlled_chapters: frozenset[str] = customs.DEFAULT_CONTROLLED_CHAPTERS
     customs_documents_threshold_hkd: Decimal = Field(default=customs.DEFAULT_DOCUMENTS_THRESHOLD_HKD, ge=0)
     customs_inspection_rate: Rate = 0.0
+    customs_green_lane_limit_hkd: Decimal = Field(default=customs.DEFAULT_GREEN_LANE_LIMIT_HKD, ge=0)
 
     tid_controlled: dict[str, str] = Field(default_factory=lambda: dict(tid.DEFAULT_CONTROLLED))
     tid_sanctioned_countries: Countries = SANCTIONED_COUNTRIES

@@ -11,6 +11,9 @@ One extension to the contract: a line may carry `licence_number` (the licence or
 it, as a trade declaration's `licenceNumber`). It is optional, and the customs and TID simulators use
 it to tell licensed controlled goods from unlicensed ones.
 
+`BulkSubmissionRequest` is the body of `POST /v1/bulk-submissions`: many consignments (each a declaration
+id and its summary) decided in one request; at most `MAX_BULK_CONSIGNMENTS`, each declaration id once.
+
 `FaultSwitches` is the body of `PUT /v1/faults` (and of `GET /v1/faults`); it forbids unknown fields, so a
 misspelt switch is a 422, not a silent no-op.
 """
@@ -20,10 +23,13 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 __all__ = [
+    "MAX_BULK_CONSIGNMENTS",
     "Action",
+    "BulkConsignment",
+    "BulkSubmissionRequest",
     "FaultSwitches",
     "Kind",
     "Line",
@@ -36,6 +42,7 @@ __all__ = [
 ]
 
 _MAX_MAGNITUDE = Decimal(10) ** 18
+MAX_BULK_CONSIGNMENTS = 100_000
 
 
 def _decimal_text(text: str) -> str:
@@ -91,7 +98,10 @@ class Line(_Wire):
     @property
     def hs_digits(self) -> str:
         """The HS code's digits only (`"9301.10"` -> `"930110"`); empty when unknown."""
-        return "".join(ch for ch in self.hs_code or "" if ch.isascii() and ch.isdigit())
+        code = self.hs_code or ""
+        if code.isascii() and code.isdigit():  # the usual case, without a pass per character
+            return code
+        return "".join(ch for ch in code if ch.isascii() and ch.isdigit())
 
     @property
     def hs_chapter(self) -> str | None:
@@ -137,6 +147,24 @@ class SubmissionRequest(_Wire):
     action: Action
     document_type: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     summary: TradeSummary
+
+
+class BulkConsignment(_Wire):
+    declaration_id: Identifier
+    summary: TradeSummary
+
+
+class BulkSubmissionRequest(_Wire):
+    submission_id: Identifier
+    document_type: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    consignments: Annotated[list[BulkConsignment], Field(min_length=1, max_length=MAX_BULK_CONSIGNMENTS)]
+
+    @field_validator("consignments")
+    @classmethod
+    def _each_declaration_once(cls, consignments: list[BulkConsignment]) -> list[BulkConsignment]:
+        if len({consignment.declaration_id for consignment in consignments}) != len(consignments):
+            raise ValueError("a declaration_id appears more than once")
+        return consignments
 
 
 class FaultSwitches(BaseModel):

@@ -13,6 +13,14 @@ Every rule that fires adds a finding; the most severe finding decides:
    A summary without a total value is not value-checked.
 4. `CLEARED` otherwise. Action `cancelled` is always `CANCELLATION_ACKNOWLEDGED`.
 
+**Green lane** (bulk submissions of e-commerce consignments, `decide_consignment`): the same rules
+decide each consignment, plus one. A consignment is low-risk when no rule fires (random inspection
+included) and its total value, in HKD, is below `green_lane_limit_hkd` (default HK$2,000, under the
+fast path's HK$5,000 ceiling, so the lane still sorts): it is released at once, `CLEARED` with
+`detail.lane = "green"`. Every other consignment is `detail.lane = "red"` with its decision: rejected
+or held as above, and a consignment no rule flagged but whose value is not below the limit (or is not
+declared) is `HELD_FOR_DOCUMENTS` (rule `green-lane-value`) for an officer's documentary check.
+
 The reference is `CED` + 10 digits derived from the declaration id, so every version of a declaration
 has the same one. `detail` reads like a WCO RES-DMS notification (see the samples in
 `reference/wco-dms/samples/responses/`): `function_code` and `notification` use the WCO/UK CDS
@@ -42,15 +50,18 @@ from simulators.sanctions import SANCTIONED_COUNTRIES, sanctioned_among
 __all__ = [
     "DEFAULT_CONTROLLED_CHAPTERS",
     "DEFAULT_DOCUMENTS_THRESHOLD_HKD",
+    "DEFAULT_GREEN_LANE_LIMIT_HKD",
     "DEFAULT_INSPECTION_CHAPTERS",
     "CustomsRules",
     "decide",
+    "decide_consignment",
     "reference_for",
 ]
 
 DEFAULT_INSPECTION_CHAPTERS: frozenset[str] = frozenset({"24"})
 DEFAULT_CONTROLLED_CHAPTERS: frozenset[str] = frozenset({"93"})
 DEFAULT_DOCUMENTS_THRESHOLD_HKD = Decimal("1000000000")
+DEFAULT_GREEN_LANE_LIMIT_HKD = Decimal(2000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +72,7 @@ class CustomsRules:
     documents_threshold_hkd: Decimal = DEFAULT_DOCUMENTS_THRESHOLD_HKD
     inspection_rate: float = 0.0
     hkd_rates: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_HKD_RATES))
+    green_lane_limit_hkd: Decimal = DEFAULT_GREEN_LANE_LIMIT_HKD
 
 
 class _Severity(IntEnum):
@@ -102,6 +114,34 @@ def decide(request: SubmissionRequest, rules: CustomsRules, rng: random.Random, 
     findings = _findings(request.summary, rules, rng)
     severity = max((finding.severity for finding in findings), default=None)
     return _answer(request, severity, findings, now=now)
+
+
+def decide_consignment(
+    request: SubmissionRequest, rules: CustomsRules, rng: random.Random, *, now: datetime
+) -> Answer:
+    """Customs' answer to one consignment of a bulk submission: `decide`'s rules, then the green lane."""
+    if request.action == "cancelled":
+        return decide(request, rules, rng, now=now)
+    findings = _findings(request.summary, rules, rng)
+    if not findings:
+        findings = _green_lane_findings(request.summary, rules)
+    severity = max((finding.severity for finding in findings), default=None)
+    answer = _answer(request, severity, findings, now=now)
+    lane = "red" if findings else "green"
+    return Answer(answer.decision, answer.reference, answer.reason, {**answer.detail, "lane": lane})
+
+
+def _green_lane_findings(summary: TradeSummary, rules: CustomsRules) -> list[_Finding]:
+    """Nothing when the value is below the green-lane limit; else why an officer must look."""
+    pointer, limit = "/summary/total_value", rules.green_lane_limit_hkd
+    value_hkd = None if summary.total_value is None else to_hkd(summary.total_value, rules.hkd_rates)
+    if value_hkd is None:  # an unknown currency was flagged already: here, no declared value
+        message = "no declared value: documentary check before release"
+    elif value_hkd >= limit:
+        message = f"value HK${value_hkd:,.2f} is not below the green-lane limit HK${limit:,.2f}"
+    else:
+        return []
+    return [_Finding(_Severity.DOCUMENTS, "green-lane-value", pointer, message)]
 
 
 def _findings(summary: TradeSummary, rules: CustomsRules, rng: random.Random) -> list[_Finding]:

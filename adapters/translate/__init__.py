@@ -7,7 +7,12 @@ document is of the type the ``tsw-document-type`` header names (the XML root QNa
 
 - ``hk.tdec``: XML and JSON (`adapters.translate.tdec`);
 - ``hk.aci.road``: XML and JSON, kind ``advance-cargo`` (`adapters.translate.aci_road`);
-- ``wco.dec-dms``: XML (`adapters.translate.wco`).
+- ``wco.dec-dms``: XML (`adapters.translate.wco`);
+- ``hk.ecom.lvc``: JSON, one low-value e-commerce consignment (`adapters.translate.ecom_lvc`), routed
+  alone or, parsed already, out of a bulk event (`translate_document`).
+
+With ``agency`` given, the summary is what that agency may see (`adapters.translate.disclosure`: an
+e-commerce buyer's identity reference goes to customs only).
 
 Anything that cannot be translated (malformed, a DOCTYPE, an unknown or mismatched type) raises
 `PoisonEvent` with the reason; it goes to the dead-letter topic, never to the agency.
@@ -22,11 +27,12 @@ from typing import Any, Literal
 from lxml import etree
 
 from adapters.errors import PoisonEvent
-from adapters.translate import aci_road, tdec, wco
+from adapters.translate import aci_road, ecom_lvc, tdec, wco
+from adapters.translate.disclosure import disclose
 from adapters.translate.parsing import parse_json, parse_xml
 from adapters.translate.summary import TradeSummary, empty_summary
 
-__all__ = ["DOCUMENT_TYPES", "TradeSummary", "empty_summary", "translate"]
+__all__ = ["DOCUMENT_TYPES", "TradeSummary", "empty_summary", "translate", "translate_document"]
 
 _XmlReader = Callable[[etree._Element], TradeSummary]
 _JsonReader = Callable[[Mapping[str, Any]], TradeSummary]
@@ -39,21 +45,38 @@ _XML: dict[str, tuple[str, _XmlReader]] = {
 _JSON: dict[str, _JsonReader] = {
     tdec.DOCUMENT_TYPE: tdec.from_json,
     aci_road.DOCUMENT_TYPE: aci_road.from_json,
+    ecom_lvc.DOCUMENT_TYPE: ecom_lvc.from_json,
 }
 #: Every document type an adapter can translate.
 DOCUMENT_TYPES: frozenset[str] = frozenset({*(kind for kind, _ in _XML.values()), *_JSON})
 
 
-def translate(document: bytes, *, content_type: str | None, document_type: str | None) -> TradeSummary:
+def translate(
+    document: bytes, *, content_type: str | None, document_type: str | None, agency: str | None = None
+) -> TradeSummary:
     """The TradeSummary of a routed document; `PoisonEvent` when it cannot be translated."""
     if document_type is not None and document_type not in DOCUMENT_TYPES:
         raise PoisonEvent(f"no translation for document type {document_type!r}")
     try:
         if _format(document, content_type) == "xml":
-            return _from_xml(document, document_type)
-        return _from_json(document, document_type)
+            kind, summary = _from_xml(document, document_type)
+        else:
+            kind, summary = _from_json(parse_json(document), document_type)
     except (TypeError, ValueError, KeyError, AttributeError, InvalidOperation) as exc:
         raise PoisonEvent(f"cannot translate the {document_type or 'document'}: {exc!r}") from exc
+    return disclose(summary, document_type=kind, agency=agency)
+
+
+def translate_document(
+    document: Mapping[str, Any], *, document_type: str, agency: str | None = None
+) -> TradeSummary:
+    """The TradeSummary of a JSON document parsed already (one consignment of a bulk event), whose
+    ``documentType`` must be `document_type`; `PoisonEvent` when it cannot be translated."""
+    try:
+        kind, summary = _from_json(document, document_type)
+    except (TypeError, ValueError, KeyError, AttributeError, InvalidOperation) as exc:
+        raise PoisonEvent(f"cannot translate the {document_type}: {exc!r}") from exc
+    return disclose(summary, document_type=kind, agency=agency)
 
 
 def _format(document: bytes, content_type: str | None) -> Literal["xml", "json"]:
@@ -70,24 +93,23 @@ def _format(document: bytes, content_type: str | None) -> Literal["xml", "json"]
     raise PoisonEvent(f"document is neither XML nor JSON (content-type {content_type!r})")
 
 
-def _from_xml(document: bytes, document_type: str | None) -> TradeSummary:
+def _from_xml(document: bytes, document_type: str | None) -> tuple[str, TradeSummary]:
     root = parse_xml(document)
     found = _XML.get(str(root.tag))
     if found is None:
         raise PoisonEvent(f"no translation for XML root {root.tag!r}")
     kind, reader = found
     _check_type(kind, document_type)
-    return reader(root)
+    return kind, reader(root)
 
 
-def _from_json(document: bytes, document_type: str | None) -> TradeSummary:
-    parsed = parse_json(document)
+def _from_json(parsed: Mapping[str, Any], document_type: str | None) -> tuple[str, TradeSummary]:
     kind = parsed.get("documentType")
     reader = _JSON.get(kind) if isinstance(kind, str) else None
     if reader is None or not isinstance(kind, str):
         raise PoisonEvent(f"no translation for JSON documentType {kind!r}")
     _check_type(kind, document_type)
-    return reader(parsed)
+    return kind, reader(parsed)
 
 
 def _check_type(found: str, declared: str | None) -> None:

@@ -13,6 +13,7 @@ export licence or permit a trade declaration names for controlled goods), as the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Literal, TypedDict
@@ -86,9 +87,16 @@ def empty_summary() -> TradeSummary:
 
 
 def decimal_text(value: object) -> str | None:
-    """A decimal string for a number or numeric text; None for anything else (booleans included)."""
+    """A decimal string for a number or numeric text; None for anything else (booleans included).
+
+    A float (a JSON number read by orjson, as in a bulk event) is written as its shortest repr: the
+    document's value exactly for up to 15 significant digits (``19.99`` -> ``"19.99"``), though trailing
+    zeros and exponents may be spelled differently (``1.10`` -> ``"1.1"``, ``1e2`` -> ``"100.0"``).
+    """
     if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else None
     if isinstance(value, int | Decimal):
         return str(value) if _finite(Decimal(value)) else None
     if isinstance(value, str):

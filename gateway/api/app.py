@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway.api import declarations, events, system
+from gateway.api import batches, declarations, ecommerce, events, system, webhooks
 from gateway.api.problems import install_problem_handlers
 from gateway.bootstrap import Gateway
 
@@ -32,6 +32,9 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.state.gateway = gateway
     install_problem_handlers(app)
     app.include_router(declarations.router)
+    app.include_router(ecommerce.router)
+    app.include_router(batches.router)
     app.include_router(events.router)
+    app.include_router(webhooks.router)
     app.include_router(system.router)
     return app

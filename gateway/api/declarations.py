@@ -293,6 +293,8 @@ def _view(record: DeclarationRecord) -> DeclarationView:
         status=record.status,
         document_type=record.document_type,
         version=record.version,
+        reference=record.reference,
+        lodgement_id=record.bulk_id,
         digest=record.digest,
         received_at=record.received_at,
         updated_at=record.updated_at,

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from gateway.batches.readers.errors import BatchFileError
 from gateway.documents.problems import Problem
 from gateway.errors import (
     AuthError,
@@ -27,6 +28,7 @@ from gateway.errors import (
     PayloadTooLarge,
     ServiceUnavailable,
     UnknownDocumentType,
+    UnprocessableRequest,
     UnsafeDocument,
     UnsupportedMediaType,
 )
@@ -40,11 +42,13 @@ PROBLEM_BASE = "https://tsw.example/problems/"
 # error class -> (HTTP status, problem type slug, title)
 _MAPPING: list[tuple[type[GatewayError], int, str, str]] = [
     (DocumentInvalid, 422, "invalid-document", "The document is not valid"),
+    (BatchFileError, 422, "batch-file-refused", "The batch file cannot be read"),
     (UnsafeDocument, 400, "malformed-document", "The document is malformed or unsafe"),
     (UnknownDocumentType, 422, "unknown-document-type", "Unknown document type"),
     (UnsupportedMediaType, 415, "unsupported-media-type", "Unsupported media type"),
     (PayloadTooLarge, 413, "payload-too-large", "Request body too large"),
     (InvalidRequest, 400, "invalid-request", "The request is not valid"),
+    (UnprocessableRequest, 422, "invalid-request", "The request is not valid"),
     (AuthError, 401, "unauthorized", "Authentication required"),
     (Forbidden, 403, "forbidden", "Not allowed"),
     (NotFound, 404, "not-found", "Not found"),

@@ -73,7 +73,11 @@ class DeclarationView(BaseModel):
     digest: str = Field(description="Digest of the first submission's body (see `versions` for the rest).")
     received_at: datetime
     updated_at: datetime
-    receipt: str
+    receipt: str | None = Field(
+        description="The submission's receipt; for a fast-path consignment, its lodgement's receipt."
+    )
+    reference: str | None = Field(default=None, description="The submitter's own reference, if any.")
+    lodgement_id: str | None = Field(default=None, description="The fast-path lodgement it came in.")
     agencies: dict[str, AgencyStatus]
     history: list[HistoryItem]
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -109,7 +109,7 @@ class BulkResponse:
     answers: tuple[BulkAnswer, ...]
 
     def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        return orjson.dumps(self)  # orjson serialises dataclasses natively, ~50x faster than asdict
 
     @classmethod
     def from_json(cls, raw: bytes) -> BulkResponse:

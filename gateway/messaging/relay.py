@@ -92,7 +92,7 @@ class OutboxRelay:
                 backoff = min(backoff * 2, self._max_backoff_s)
                 continue
             backoff = 0.1
-            if published < self._batch_size:
+            if published == 0:  # caught up (a batch may be short of batch_size on its byte budget)
                 await self._idle()
 
     async def _idle(self) -> None:
@@ -121,7 +121,7 @@ class OutboxRelay:
             await producer.send(
                 event.topic,
                 value=event.body,
-                key=event.declaration_id.encode(),
+                key=event.key.encode(),
                 headers=[(name, value.encode()) for name, value in event.headers.items()],
             )
             for event in pending
@@ -134,7 +134,12 @@ class OutboxRelay:
         now = datetime.now(UTC)
         async with self._uow_factory() as uow:
             await uow.outbox.mark_published([event.outbox_id for event in pending], at=now)
-            await uow.declarations.mark_routed(sorted({event.declaration_id for event in pending}), at=now)
+            singles = sorted({event.declaration_id for event in pending if event.declaration_id})
+            if singles:
+                await uow.declarations.mark_routed(singles, at=now)
+            bulks = sorted({event.bulk_id for event in pending if event.bulk_id})
+            if bulks:
+                await uow.declarations.mark_bulk_routed(bulks, at=now)
             await uow.commit()
 
     async def _record_failure(self, pending: list[PendingEvent], exc: BaseException) -> None:

@@ -1,6 +1,7 @@
 """The response consumer: agency answers from `tsw.responses`, applied in order, offsets committed after.
 
-Each batch is applied record by record (`AnswerService.apply`, one transaction each) and only then
+Each batch is applied record by record (`AnswerService.apply`, or `apply_bulk` for a bulk answer about
+many consignments; one transaction each) and only then
 committed, so a crash re-reads at most one batch, whose answers the inbox recognises. A record that
 cannot be parsed is logged with its reason and skipped. If the database is down, the consumer is
 dropped and recreated after a back-off, re-reading from the last committed offset.
@@ -16,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import KafkaError
 
 from gateway.answers import AnswerService
+from gateway.contracts.bulk import BULK_RESPONSE_EVENT_TYPE, BulkResponse
 from gateway.contracts.events import decode_headers
 from gateway.contracts.responses import AgencyResponse
 from gateway.contracts.topics import RESPONSES_TOPIC
@@ -95,7 +97,10 @@ class ResponseConsumer:
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         try:
             headers = decode_headers(record.headers)
-            answer = AgencyResponse.from_json(record.value or b"")
+            if headers.type == BULK_RESPONSE_EVENT_TYPE:
+                bulk = BulkResponse.from_json(record.value or b"")
+            else:
+                answer = AgencyResponse.from_json(record.value or b"")
         except (ValueError, UnicodeDecodeError) as exc:
             self._metrics.answers.labels("malformed").inc()
             log.error(
@@ -106,5 +111,8 @@ class ResponseConsumer:
                 exc,
             )
             return
-        outcome = await self._answers.apply(headers.id, answer)
+        if headers.type == BULK_RESPONSE_EVENT_TYPE:
+            outcome = await self._answers.apply_bulk(headers.id, bulk)
+        else:
+            outcome = await self._answers.apply(headers.id, answer)
         self._metrics.answers.labels(outcome.split(":", 1)[0]).inc()

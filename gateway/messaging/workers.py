@@ -1,4 +1,5 @@
-"""The gateway's Kafka-side workers, started and stopped together: outbox relay and response consumer."""
+"""The gateway's background workers, started and stopped together, one set per database: the outbox
+relay, the response consumer and the webhook dispatcher."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 from gateway.messaging.relay import OutboxRelay
 from gateway.messaging.responses import ResponseConsumer
+from gateway.webhooks.dispatcher import WebhookDispatcher
 
 __all__ = ["MessagingWorkers"]
 
@@ -14,6 +16,7 @@ __all__ = ["MessagingWorkers"]
 class MessagingWorkers:
     relay: OutboxRelay
     responses: ResponseConsumer
+    webhooks: WebhookDispatcher
 
     def notify(self) -> None:
         """A submission committed: wake the relay."""
@@ -22,7 +25,9 @@ class MessagingWorkers:
     async def start(self) -> None:
         await self.relay.start()
         await self.responses.start()
+        await self.webhooks.start()
 
     async def stop(self) -> None:
+        await self.webhooks.stop()
         await self.responses.stop()
         await self.relay.stop()

@@ -7,6 +7,7 @@ from datetime import datetime
 
 __all__ = [
     "AgencyState",
+    "BulkLodgement",
     "Client",
     "DeclarationRecord",
     "HistoryEntry",
@@ -51,10 +52,25 @@ class NewDeclaration:
     body: bytes
     digest: str
     trader: str
-    receipt: str
+    receipt: str | None  # None for a fast-path consignment: its lodgement's receipt covers it
     received_at: datetime
     events: tuple[OutboxEvent, ...]
     idempotency_key: str | None = None
+    reference: str | None = None
+    bulk_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BulkLodgement:
+    """Fast-path consignments accepted together: one receipt, and per agency one routed bulk event."""
+
+    id: str
+    trader: str
+    document_type: str
+    receipt: str
+    received_at: datetime
+    consignments: tuple[NewDeclaration, ...]
+    events: tuple[OutboxEvent, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +122,12 @@ class DeclarationRecord:
     digest: str
     trader: str
     status: str
-    receipt: str
+    receipt: str | None
     received_at: datetime
     updated_at: datetime
     idempotency_key: str | None = None
     version: int = 1
+    reference: str | None = None
+    bulk_id: str | None = None
     agencies: dict[str, AgencyState] = field(default_factory=dict)
     history: list[HistoryEntry] = field(default_factory=list)

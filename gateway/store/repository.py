@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.contracts.statuses import Status
 from gateway.store.records import (
     AgencyState,
+    BulkLodgement,
     Client,
     DeclarationRecord,
     HistoryEntry,
@@ -27,6 +28,7 @@ from gateway.store.tables import (
     agency_states,
     amendments,
     api_clients,
+    bulk_lodgements,
     declarations,
     inbox,
     outbox,
@@ -54,6 +56,8 @@ _SUMMARY_COLUMNS = (
     declarations.c.updated_at,
     declarations.c.idempotency_key,
     declarations.c.version,
+    declarations.c.reference,
+    declarations.c.bulk_id,
 )
 
 
@@ -74,6 +78,39 @@ class DeclarationRepository:
         events = [_outbox_row(item.id, event, at=item.received_at) for item in batch for event in item.events]
         if events:
             await self._connection.execute(insert(outbox), events)
+
+    async def add_bulk(self, lodgement: BulkLodgement) -> None:
+        """Insert a lodgement, its consignments (declarations with their first history entry) and its
+        routed bulk events, all in this transaction."""
+        await self._connection.execute(
+            insert(bulk_lodgements).values(
+                id=lodgement.id,
+                trader=lodgement.trader,
+                document_type=lodgement.document_type,
+                count=len(lodgement.consignments),
+                receipt=lodgement.receipt,
+                received_at=lodgement.received_at,
+            )
+        )
+        if lodgement.consignments:
+            await self.add_many(lodgement.consignments)
+        if lodgement.events:
+            await self._connection.execute(
+                insert(outbox),
+                [
+                    {**_outbox_row(None, event, at=lodgement.received_at), "bulk_id": lodgement.id}
+                    for event in lodgement.events
+                ],
+            )
+
+    async def by_references(self, trader: str, references: Collection[str]) -> dict[str, tuple[str, str]]:
+        """The submitter's declarations with these references: reference -> (id, digest)."""
+        if not references:
+            return {}
+        query = select(declarations.c.reference, declarations.c.id, declarations.c.digest).where(
+            declarations.c.trader == trader, declarations.c.reference.in_(references)
+        )
+        return {row.reference: (row.id, row.digest) for row in await self._connection.execute(query)}
 
     async def claim_version(
         self, declaration_id: str, *, trader: str, allowed: Collection[str], at: datetime
@@ -203,15 +240,24 @@ class DeclarationRepository:
         ]
 
     async def get(self, declaration_id: str, *, trader: str | None = None) -> DeclarationRecord | None:
-        query = select(*_SUMMARY_COLUMNS).where(declarations.c.id == declaration_id)
+        """One declaration with its agencies and history; a consignment shows its lodgement's receipt."""
+        query = (
+            select(*_SUMMARY_COLUMNS, bulk_lodgements.c.receipt.label("bulk_receipt"))
+            .outerjoin(bulk_lodgements, bulk_lodgements.c.id == declarations.c.bulk_id)
+            .where(declarations.c.id == declaration_id)
+        )
         if trader is not None:
             query = query.where(declarations.c.trader == trader)
         row = (await self._connection.execute(query)).mappings().first()
         if row is None:
             return None
+        fields = dict(row)
+        bulk_receipt = fields.pop("bulk_receipt")
+        if fields["receipt"] is None:
+            fields["receipt"] = bulk_receipt
         return DeclarationRecord(
-            **row,
-            agencies=await self._agencies(declaration_id),
+            **fields,
+            agencies=await self._agencies(declaration_id, bulk_id=row.bulk_id),
             history=await self._history(declaration_id),
         )
 
@@ -285,6 +331,28 @@ class DeclarationRepository:
             )
         return routed
 
+    async def mark_bulk_routed(self, bulk_ids: Sequence[str], *, at: datetime) -> int:
+        """Move to ROUTED the consignments still ACCEPTED of each lodgement whose every bulk event is
+        published; returns how many moved."""
+        still_pending = exists().where(
+            outbox.c.bulk_id == declarations.c.bulk_id, outbox.c.published_at.is_(None)
+        )
+        statement = (
+            update(declarations)
+            .where(
+                declarations.c.bulk_id.in_(bulk_ids), declarations.c.status == Status.ACCEPTED, ~still_pending
+            )
+            .values(status=Status.ROUTED, updated_at=at)
+            .returning(declarations.c.id)
+        )
+        routed = list((await self._connection.execute(statement)).scalars())
+        if routed:
+            await self._connection.execute(
+                insert(status_history),
+                [{"declaration_id": item, "status": Status.ROUTED, "at": at} for item in routed],
+            )
+        return len(routed)
+
     async def _history(self, declaration_id: str) -> list[HistoryEntry]:
         query = (
             select(status_history.c.status, status_history.c.at, status_history.c.detail)
@@ -293,12 +361,13 @@ class DeclarationRepository:
         )
         return [HistoryEntry(**row) for row in (await self._connection.execute(query)).mappings()]
 
-    async def _agencies(self, declaration_id: str) -> dict[str, AgencyState]:
+    async def _agencies(self, declaration_id: str, *, bulk_id: str | None) -> dict[str, AgencyState]:
         """Each target agency's state: its answer to the latest event it was sent, else that event's
-        ROUTED or PENDING (an amendment or a cancellation not yet answered shows as such)."""
+        ROUTED or PENDING (an amendment or a cancellation not yet answered shows as such). A
+        consignment's events are its lodgement's bulk events."""
         routed = (
             select(outbox.c.agency, outbox.c.event_id, outbox.c.published_at)
-            .where(outbox.c.declaration_id == declaration_id)
+            .where(outbox.c.bulk_id == bulk_id if bulk_id else outbox.c.declaration_id == declaration_id)
             .order_by(outbox.c.id)
         )
         latest = {row.agency: row for row in await self._connection.execute(routed)}
@@ -359,9 +428,9 @@ class AnswerRepository:
 
     async def routed_event(self, event_id: str) -> RoutedEventRef | None:
         """What the routed event `event_id` carried: which declaration, agency, version and action."""
-        query = select(outbox.c.declaration_id, outbox.c.agency, outbox.c.version, outbox.c.action).where(
-            outbox.c.event_id == event_id
-        )
+        query = select(
+            outbox.c.declaration_id, outbox.c.bulk_id, outbox.c.agency, outbox.c.version, outbox.c.action
+        ).where(outbox.c.event_id == event_id)
         row = (await self._connection.execute(query)).mappings().first()
         return RoutedEventRef(**row) if row else None
 
@@ -420,6 +489,67 @@ class AnswerRepository:
                 insert(agency_states).values(declaration_id=declaration_id, agency=agency, **values)
             )
 
+    async def bulk_targets(self, bulk_id: str) -> tuple[list[str], bool]:
+        """A lodgement's target agencies and whether every one of its bulk events is published."""
+        query = (
+            select(outbox.c.agency, outbox.c.published_at)
+            .where(outbox.c.bulk_id == bulk_id)
+            .order_by(outbox.c.id)
+        )
+        rows = (await self._connection.execute(query)).all()
+        return list(dict.fromkeys(row.agency for row in rows)), all(row.published_at for row in rows)
+
+    async def bulk_states(self, bulk_id: str, declaration_ids: Collection[str]) -> dict[str, str]:
+        """The status of each of these declarations that belongs to the lodgement, locked on PostgreSQL."""
+        query = select(declarations.c.id, declarations.c.status).where(
+            declarations.c.bulk_id == bulk_id, declarations.c.id.in_(declaration_ids)
+        )
+        if self._connection.dialect.name == "postgresql":
+            query = query.with_for_update()
+        return {row.id: row.status for row in await self._connection.execute(query)}
+
+    async def record_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Upsert many agency states at once (each row has every `agency_states` column)."""
+        if not rows:
+            return
+        dialect_insert = postgresql_insert if self._connection.dialect.name == "postgresql" else sqlite_insert
+        statement = dialect_insert(agency_states)
+        statement = statement.on_conflict_do_update(
+            index_elements=["declaration_id", "agency"],
+            set_={
+                name: statement.excluded[name]
+                for name in ("status", "decision", "reference", "reason", "at", "response_event_id")
+            },
+        )
+        await self._connection.execute(statement, list(rows))
+
+    async def answers_many(self, declaration_ids: Collection[str]) -> dict[str, dict[str, str]]:
+        query = select(agency_states.c.declaration_id, agency_states.c.agency, agency_states.c.status).where(
+            agency_states.c.declaration_id.in_(declaration_ids)
+        )
+        found: dict[str, dict[str, str]] = {}
+        for row in await self._connection.execute(query):
+            found.setdefault(row.declaration_id, {})[row.agency] = row.status
+        return found
+
+    async def move_many(
+        self, declaration_ids: Sequence[str], path: Sequence[str], *, at: datetime, detail: str
+    ) -> None:
+        """`move` for many declarations taking the same path."""
+        await self._connection.execute(
+            update(declarations)
+            .where(declarations.c.id.in_(declaration_ids))
+            .values(status=path[-1], updated_at=at)
+        )
+        await self._connection.execute(
+            insert(status_history),
+            [
+                {"declaration_id": item, "status": step, "at": at, "detail": detail}
+                for item in declaration_ids
+                for step in path
+            ],
+        )
+
     async def answers(self, declaration_id: str) -> dict[str, str]:
         query = select(agency_states.c.agency, agency_states.c.status).where(
             agency_states.c.declaration_id == declaration_id
@@ -441,7 +571,8 @@ class AnswerRepository:
 
 @dataclass(frozen=True, slots=True)
 class RoutedEventRef:
-    declaration_id: str
+    declaration_id: str | None  # None for a bulk event
+    bulk_id: str | None
     agency: str
     version: int
     action: str
@@ -450,34 +581,62 @@ class RoutedEventRef:
 @dataclass(frozen=True, slots=True)
 class PendingEvent:
     outbox_id: int
-    declaration_id: str
+    declaration_id: str | None  # None for a bulk event
+    bulk_id: str | None
     topic: str
     headers: dict[str, str]
     body: bytes
+
+    @property
+    def key(self) -> str:
+        """The record key: the declaration id, or the lodgement id of a bulk event."""
+        key = self.bulk_id or self.declaration_id
+        assert key is not None, "an outbox row routes a declaration or a lodgement"
+        return key
 
 
 class OutboxRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def pending(self, limit: int) -> list[PendingEvent]:
+    async def pending(self, limit: int, *, max_bytes: int = 64 * 1024 * 1024) -> list[PendingEvent]:
+        """The oldest unpublished events: at most `limit`, and no more bodies than fit in `max_bytes`
+        (at least one), so a backlog of large bulk events never loads hundreds of MB at once."""
+        body = func.coalesce(outbox.c.body, declarations.c.body)
+        sizes = (
+            select(outbox.c.id, func.length(body).label("size"))
+            .outerjoin(declarations, declarations.c.id == outbox.c.declaration_id)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        chosen: list[int] = []
+        total = 0
+        for row in await self._connection.execute(sizes):
+            total += row.size or 0
+            if chosen and total > max_bytes:
+                break
+            chosen.append(row.id)
+        if not chosen:
+            return []
         query = (
             select(
                 outbox.c.id,
                 outbox.c.declaration_id,
+                outbox.c.bulk_id,
                 outbox.c.topic,
                 outbox.c.headers,
-                func.coalesce(outbox.c.body, declarations.c.body).label("body"),
+                body.label("body"),
             )
-            .join(declarations, declarations.c.id == outbox.c.declaration_id)
-            .where(outbox.c.published_at.is_(None))
+            .outerjoin(declarations, declarations.c.id == outbox.c.declaration_id)
+            .where(outbox.c.id.in_(chosen))
             .order_by(outbox.c.id)
-            .limit(limit)
         )
         return [
             PendingEvent(
                 outbox_id=row.id,
                 declaration_id=row.declaration_id,
+                bulk_id=row.bulk_id,
                 topic=row.topic,
                 headers=row.headers,
                 body=row.body,
@@ -519,6 +678,18 @@ class ClientRepository:
             )
         )
 
+    async def get(self, client_id: str) -> Client | None:
+        query = select(
+            api_clients.c.id,
+            api_clients.c.name,
+            api_clients.c.role,
+            api_clients.c.created_at,
+            api_clients.c.expires_at,
+            api_clients.c.revoked_at,
+        ).where(api_clients.c.id == client_id)
+        row = (await self._connection.execute(query)).mappings().first()
+        return Client(**row) if row else None
+
     async def by_key_hash(self, key_hash: str) -> Client | None:
         query = select(
             api_clients.c.id,
@@ -546,10 +717,12 @@ def _declaration_row(item: NewDeclaration) -> dict[str, Any]:
         "idempotency_key": item.idempotency_key,
         "received_at": item.received_at,
         "updated_at": item.received_at,
+        "reference": item.reference,
+        "bulk_id": item.bulk_id,
     }
 
 
-def _outbox_row(declaration_id: str, event: OutboxEvent, *, at: datetime) -> dict[str, Any]:
+def _outbox_row(declaration_id: str | None, event: OutboxEvent, *, at: datetime) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
         "declaration_id": declaration_id,

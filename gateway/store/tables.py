@@ -12,6 +12,11 @@
 An outbox row routes one version of a declaration (`action` submitted, amended or cancelled). Rows of
 the original submission leave `body` empty and the relay publishes the declaration's body, so the hot
 path stores each document once; amendment and cancellation rows carry the exact bytes they publish.
+
+Webhooks (`gateway.webhooks`): `webhook_subscriptions` (a client's callback URLs), `webhook_deliveries`
+(one per status-history row and subscription, unique, with its exact signed body and retry state),
+`webhook_attempts` (every HTTP attempt, the delivery log) and `webhook_cursors` (how far the fan-out
+has read `status_history`).
 """
 
 from __future__ import annotations
@@ -43,11 +48,18 @@ __all__ = [
     "agency_states",
     "amendments",
     "api_clients",
+    "batch_jobs",
+    "batch_results",
+    "bulk_lodgements",
     "declarations",
     "inbox",
     "metadata",
     "outbox",
     "status_history",
+    "webhook_attempts",
+    "webhook_cursors",
+    "webhook_deliveries",
+    "webhook_subscriptions",
 ]
 
 
@@ -89,6 +101,17 @@ api_clients = Table(
     Column("revoked_at", UtcDateTime()),
 )
 
+bulk_lodgements = Table(
+    "bulk_lodgements",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("trader", String(36), ForeignKey("api_clients.id"), nullable=False),
+    Column("document_type", String(100), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("receipt", Text, nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+)
+
 declarations = Table(
     "declarations",
     metadata,
@@ -100,12 +123,17 @@ declarations = Table(
     Column("digest", String(80), nullable=False),
     Column("trader", String(36), ForeignKey("api_clients.id"), nullable=False),
     Column("status", String(20), nullable=False),
-    Column("receipt", Text, nullable=False),
+    Column("receipt", Text),  # empty for fast-path consignments: their lodgement's receipt covers them
     Column("idempotency_key", String(255)),
     Column("received_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
+    Column("reference", String(100)),  # the submitter's own reference (consignment_ref), unique per submitter
+    Column(
+        "bulk_id", String(36), ForeignKey("bulk_lodgements.id", name="fk_declarations_bulk_id"), index=True
+    ),
     UniqueConstraint("trader", "idempotency_key", name="uq_declarations_trader_idempotency_key"),
+    UniqueConstraint("trader", "reference", name="uq_declarations_trader_reference"),
     Index("ix_declarations_trader_received", "trader", "received_at", "id"),
 )
 
@@ -124,7 +152,8 @@ outbox = Table(
     metadata,
     Column("id", _BigId, primary_key=True, autoincrement=True),
     Column("event_id", String(36), nullable=False, unique=True),
-    Column("declaration_id", String(36), ForeignKey("declarations.id"), nullable=False, index=True),
+    Column("declaration_id", String(36), ForeignKey("declarations.id"), index=True),  # None for a bulk
+    Column("bulk_id", String(36), ForeignKey("bulk_lodgements.id", name="fk_outbox_bulk_id"), index=True),
     Column("agency", String(32), nullable=False),
     Column("topic", String(200), nullable=False),
     Column("headers", JSON, nullable=False),
@@ -177,4 +206,98 @@ inbox = Table(
     Column("declaration_id", String(36), nullable=False),
     Column("received_at", UtcDateTime(), nullable=False),
     Column("outcome", String(200), nullable=False),
+)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("client_id", String(36), ForeignKey("api_clients.id"), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("description", String(500)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("deactivated_at", UtcDateTime()),
+    # Only status changes with a higher history id are delivered: none from before the registration.
+    Column("after_history_id", BigInteger, nullable=False),
+    Index("ix_webhook_subscriptions_client", "client_id", "created_at"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("subscription_id", String(36), ForeignKey("webhook_subscriptions.id"), nullable=False),
+    Column("history_id", _BigId, ForeignKey("status_history.id"), nullable=False),
+    Column("declaration_id", String(36), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("next_attempt_at", UtcDateTime()),
+    Column("last_response_code", Integer),
+    Column("last_error", String(300)),
+    Column("delivered_at", UtcDateTime()),
+    UniqueConstraint("subscription_id", "history_id", name="uq_webhook_deliveries_subscription_history"),
+    Index("ix_webhook_deliveries_subscription", "subscription_id", "id"),
+    Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("delivery_id", _BigId, ForeignKey("webhook_deliveries.id"), nullable=False, index=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("response_code", Integer),
+    Column("error", String(300)),
+)
+
+webhook_cursors = Table(
+    "webhook_cursors",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+
+batch_jobs = Table(
+    "batch_jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("client_id", String(36), ForeignKey("api_clients.id"), nullable=False),
+    Column("digest", String(80), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("filename", String(255)),
+    Column("spool_path", Text, nullable=False),
+    Column("bytes_total", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("total", Integer),
+    Column("accepted", Integer, nullable=False, server_default="0"),
+    Column("rejected", Integer, nullable=False, server_default="0"),
+    Column("position", Integer, nullable=False, server_default="0"),  # records read: where to resume
+    Column("positions_estimate", Integer),  # records the file holds, estimated at upload, for progress
+    Column("error", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("started_at", UtcDateTime()),
+    Column("finished_at", UtcDateTime()),
+    UniqueConstraint("client_id", "digest", name="uq_batch_jobs_client_digest"),
+)
+
+batch_results = Table(
+    "batch_results",
+    metadata,
+    Column("job_id", String(36), ForeignKey("batch_jobs.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("position", Integer, nullable=False),  # line (JSON Lines, CSV) or entry (bundle, ZIP)
+    Column("ref", String(255)),
+    Column("status", String(16), nullable=False),
+    Column("declaration_id", String(36)),
+    Column("errors", JSON),
 )

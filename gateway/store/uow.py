@@ -16,12 +16,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from gateway.errors import ServiceUnavailable
+from gateway.store.batches import BatchRepository
 from gateway.store.repository import (
     AnswerRepository,
     ClientRepository,
     DeclarationRepository,
     OutboxRepository,
 )
+from gateway.store.webhooks import WebhookRepository
 
 __all__ = ["UnitOfWork", "UnitOfWorkFactory"]
 
@@ -31,6 +33,8 @@ class UnitOfWork:
     outbox: OutboxRepository
     clients: ClientRepository
     answers: AnswerRepository
+    webhooks: WebhookRepository
+    batches: BatchRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -48,6 +52,8 @@ class UnitOfWork:
         self.outbox = OutboxRepository(self._connection)
         self.clients = ClientRepository(self._connection)
         self.answers = AnswerRepository(self._connection)
+        self.webhooks = WebhookRepository(self._connection)
+        self.batches = BatchRepository(self._connection)
         return self
 
     async def __aexit__(

@@ -93,7 +93,10 @@ async def test_an_amendment_is_routed_and_decided_again(backend_gateway: Running
             verify_detached(event["tsw-signature"], second, running.gateway.keys.jwks())
         view = (await running.http.get(f"/v1/declarations/{declaration_id}", headers=trader)).json()
         assert view["version"] == 2
-        assert view["agencies"]["customs"]["status"] in ("PENDING", "ROUTED")  # its v1 answer no longer counts
+        assert view["agencies"]["customs"]["status"] in (
+            "PENDING",
+            "ROUTED",
+        )  # its v1 answer no longer counts
         assert view["history"][-1] == {
             **view["history"][-1],
             "status": "UNDER_REVIEW",

@@ -20,6 +20,7 @@ from gateway.documents.codelists import CodeLists
 from gateway.documents.rules._common import RuleContext, RuleSet, hong_kong_today
 from gateway.documents.rules.aci_road import AciRoadRules
 from gateway.documents.rules.tdec import TdecRules
+from gateway.ecommerce.rules import LvcRules
 
 __all__ = ["RULES", "RuleContext", "RuleSet", "hong_kong_today"]
 
@@ -27,5 +28,6 @@ RULES: Mapping[str, RuleSet] = MappingProxyType(
     {
         "hk.tdec": TdecRules(CodeLists.shared()),
         "hk.aci.road": AciRoadRules(CodeLists.shared()),
+        "hk.ecom.lvc": LvcRules(),  # the e-commerce fast path's checks, default LvcPolicy
     }
 )

@@ -21,9 +21,7 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("declarations", sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
     op.add_column("outbox", sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
-    op.add_column(
-        "outbox", sa.Column("action", sa.String(16), nullable=False, server_default="submitted")
-    )
+    op.add_column("outbox", sa.Column("action", sa.String(16), nullable=False, server_default="submitted"))
     op.add_column("outbox", sa.Column("body", sa.LargeBinary()))
     op.create_table(
         "amendments",

@@ -1,0 +1,96 @@
+"""The processes a benchmark starts for itself: a gateway (`tsw serve`) in a fresh data directory,
+on a free port, and an API client in its database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import httpx
+import psutil
+
+from gateway.config import Settings
+
+__all__ = ["create_client", "free_port", "gateway_process", "rss_mb"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def gateway_process(
+    settings: Settings, data_dir: Path, *, port: int, env: Mapping[str, str] | None = None
+) -> Iterator[psutil.Process]:
+    """`tsw serve --port PORT` on `data_dir` and `settings`' broker, healthy; stopped on exit.
+
+    `env` adds to (or overrides) the `TSW_*` environment the gateway inherits.
+    """
+    environment = {
+        **os.environ,
+        "TSW_DATA_DIR": str(data_dir),
+        "TSW_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        **(env or {}),
+    }
+    environment.pop("TSW_DATABASE_URL", None)
+    log = (data_dir / "gateway.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+        env=environment,
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        _wait_healthy(port, process)
+        yield psutil.Process(process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the gateway exited during start-up; see gateway.log in the data directory")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError("the gateway did not become healthy within 60 s")
+
+
+def create_client(data_dir: Path, *, name: str = "bench-trader") -> str:
+    """A trader in `data_dir`'s database (migrated first); returns its API key."""
+    from gateway.clients import ClientService
+    from gateway.store.database import create_engine, migrate
+    from gateway.store.uow import UnitOfWorkFactory
+
+    async def run() -> str:
+        engine = create_engine(Settings(data_dir=data_dir).effective_database_url)
+        try:
+            await migrate(engine)
+            _, api_key = await ClientService(UnitOfWorkFactory(engine)).add(name, role="trader")
+        finally:
+            await engine.dispose()
+        return api_key
+
+    return asyncio.run(run())
+
+
+def rss_mb(process: psutil.Process) -> float:
+    return process.memory_info().rss / 2**20

@@ -1,0 +1,89 @@
+"""Reading status changes back from `status_history`, for everything that tells traders about them.
+
+Status changes are written by whichever process applies them (the submission writer, the outbox
+relay, the answer service, amendments and cancellations), so the readers (the SSE feed, the webhook
+fan-out) poll `status_history` by id. PostgreSQL assigns ids at insert and commits in another order,
+so a reader that has seen ids up to `high` reads again from `high - REREAD_WINDOW` and skips what it
+handled already; a row committed more than `REREAD_WINDOW` ids late would be missed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.store.tables import declarations, status_history
+
+__all__ = ["REREAD_WINDOW", "StatusChange", "max_history_id", "read_status_changes"]
+
+#: Ids below the highest seen that a poller reads again (late PostgreSQL commits).
+REREAD_WINDOW = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One `status_history` row with its declaration's type and trader; `id` orders the changes."""
+
+    id: int
+    declaration_id: str
+    document_type: str
+    status: str
+    at: datetime
+    detail: str | None
+    trader: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "declaration_id": self.declaration_id,
+            "document_type": self.document_type,
+            "status": self.status,
+            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "detail": self.detail,
+        }
+
+
+async def read_status_changes(
+    connection: AsyncConnection,
+    *,
+    after: int,
+    limit: int = 5000,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> list[StatusChange]:
+    """The changes with a history id above `after`, in id order, narrowed by `where` (e.g. a trader)."""
+    query = (
+        select(
+            status_history.c.id,
+            status_history.c.declaration_id,
+            declarations.c.document_type,
+            status_history.c.status,
+            status_history.c.at,
+            status_history.c.detail,
+            declarations.c.trader,
+        )
+        .join(declarations, declarations.c.id == status_history.c.declaration_id)
+        .where(status_history.c.id > after, *where)
+        .order_by(status_history.c.id)
+        .limit(limit)
+    )
+    return [
+        StatusChange(
+            id=row.id,
+            declaration_id=row.declaration_id,
+            document_type=row.document_type,
+            status=row.status,
+            at=row.at,
+            detail=row.detail,
+            trader=row.trader,
+        )
+        for row in await connection.execute(query)
+    ]
+
+
+async def max_history_id(connection: AsyncConnection) -> int:
+    """The highest history id committed so far (0 for none)."""
+    result = await connection.execute(select(func.max(status_history.c.id)))
+    return int(result.scalar_one() or 0)
