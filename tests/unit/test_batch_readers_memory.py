@@ -1,7 +1,8 @@
 """Reader memory stays flat however long the file: measured, not timed.
 
-Python allocations are traced with `tracemalloc` while a generated 50,000-line file (about 8 MB of
-CSV) is read; a reader that kept lines, rows or records would hold several times the 2 MB bound. libxml2 allocates outside Python's
+Python allocations are traced with `tracemalloc` while a generated 50,000-line file (about 8 MB
+of CSV) is read; a reader that kept lines, rows or records would hold several times the 2 MB
+bound. libxml2 allocates outside Python's
 allocator, so the bundle reader is checked on the process's resident set size instead.
 """
 
