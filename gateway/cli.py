@@ -269,6 +269,20 @@ def bench_clearance(
 
 # ---- tsw generate --------------------------------------------------------------------------------
 
+
+@bench_app.command("batch")
+def bench_batch(
+    count: Annotated[int, typer.Option(help="Consignments in the generated CSV (1-3 lines each).")] = 100_000,
+    invalid_rate: Annotated[float, typer.Option(help="Share of consignments with a defect.")] = 0.02,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 1,
+) -> None:
+    """Upload a generated hk.ecom.lvc CSV to POST /v1/batches: consignments/s until all routed, peak RSS."""
+    from gateway.bench.batch import report_batch_bench, run_batch_bench
+
+    result = run_batch_bench(Settings(), count=count, invalid_rate=invalid_rate, seed=seed, console=console)
+    report_batch_bench(console, result)
+
+
 generate_app = typer.Typer(help="Realistic test files for demos, tests and benchmarks.", no_args_is_help=True)
 app.add_typer(generate_app, name="generate")
 

@@ -19,7 +19,6 @@ document is the same (a retried upload), and refused (`lvc.duplicate-ref`) when 
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from gateway.contracts.topics import route_topic
 from gateway.documents.problems import Problem
 from gateway.documents.receipts import RECEIPT_TYP, body_digest, build_receipt_payload
 from gateway.documents.signing import GatewayKeys
+from gateway.ids import new_id
 from gateway.metrics import Metrics
 from gateway.store.records import BulkLodgement, Client, NewDeclaration, OutboxEvent
 from gateway.store.uow import UnitOfWork, UnitOfWorkFactory
@@ -148,7 +148,7 @@ class LodgementService:
         assert len(chunk) <= self._max_consignments
         references = [item.reference for item in chunk if item.document is not None and item.reference]
         earlier = await uow.declarations.by_references(client.id, references)
-        lodgement_id = str(uuid.uuid4())
+        lodgement_id = new_id()
         now = self._clock()
         outcomes, fresh = _sort_out(chunk, earlier=earlier, lodgement_id=lodgement_id, client=client, at=now)
         if not fresh:
@@ -192,6 +192,7 @@ class LodgementService:
             received_at=at,
             consignments=tuple(consignments),
             events=self._bulk_events(lodgement_id, value, count=len(consignments), at=at),
+            body=value,
         )
 
     def _bulk_events(
@@ -200,7 +201,7 @@ class LodgementService:
         signature = self._keys.sign_detached(value)
         events = []
         for agency in self._routes:
-            event_id = str(uuid.uuid4())
+            event_id = new_id()
             headers = EventHeaders(
                 id=event_id,
                 source=self._event_source,
@@ -219,7 +220,6 @@ class LodgementService:
                     topic=route_topic(agency),
                     headers=headers,
                     action="bulk",
-                    body=value,
                 )
             )
         return tuple(events)
@@ -248,7 +248,7 @@ def _sort_out(
             outcomes.append(_replayed(item, known, digest))
             continue
         declaration = NewDeclaration(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             document_type=LVC_DOCUMENT_TYPE,
             format="json",
             content_type="application/json",

@@ -6,12 +6,12 @@ detached signature over the value it will publish.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
 from gateway.contracts.events import EventHeaders, event_type, rfc3339
 from gateway.contracts.topics import route_topic
+from gateway.ids import new_id
 from gateway.store.records import OutboxEvent
 
 __all__ = ["routed_events"]
@@ -33,7 +33,7 @@ def routed_events(
     """One event per agency; `body` None means the declaration's own (first) body."""
     events = []
     for agency in agencies:
-        event_id = str(uuid.uuid4())
+        event_id = new_id()
         headers = EventHeaders(
             id=event_id,
             source=source,

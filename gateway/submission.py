@@ -7,7 +7,6 @@ later, from the outbox (`gateway.messaging.relay`), so a broker outage never ref
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from gateway.documents.receipts import RECEIPT_TYP, body_digest, build_receipt_p
 from gateway.documents.signing import GatewayKeys
 from gateway.documents.validator import DocumentValidator, ValidatedDocument, media_format
 from gateway.errors import Conflict, DocumentInvalid
+from gateway.ids import new_id
 from gateway.metrics import Metrics
 from gateway.routing import routed_events
 from gateway.store.records import Client, DeclarationRecord, NewDeclaration
@@ -128,7 +128,7 @@ class SubmissionService:
     def _declaration(
         self, document: ValidatedDocument, *, body: bytes, digest: str, client: Client, key: str | None
     ) -> NewDeclaration:
-        declaration_id = str(uuid.uuid4())
+        declaration_id = new_id()
         received_at = self._clock()
         receipt = self._keys.sign_compact(
             build_receipt_payload(

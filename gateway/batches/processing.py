@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.batches.consignment_stream import stream_consignment_chunks
 from gateway.batches.readers import open_reader
 from gateway.batches.readers.errors import BatchFileError
 from gateway.batches.readers.records import MEDIA_JSON, RawRecord, ReaderLimits
 from gateway.documents.packs import Format
 from gateway.documents.problems import Problem
-from gateway.ecommerce.columns import COLUMNS
 from gateway.ecommerce.policy import LvcPolicy
 from gateway.errors import (
     DocumentError,
@@ -37,7 +37,6 @@ from gateway.errors import (
     UnknownDocumentType,
     UnsafeDocument,
 )
-from gateway.intake import Assembled, from_csv_records
 from gateway.lodgements import ConsignmentInput, LodgementService
 from gateway.store.batches import BatchJob, JobStatus
 from gateway.store.records import Client, NewDeclaration
@@ -94,31 +93,32 @@ class BatchProcessor:
         await self._finish(job, JobStatus.COMPLETED)
 
     async def _pipeline(self, job: BatchJob, client: Client) -> None:
-        """Read and check chunk n+1 while chunk n is being written (the database works in its own
-        thread); writes stay one at a time and in order, so the resume point only moves forward."""
+        """Read, check and write the job's records a chunk at a time, in order."""
         seq = job.accepted + job.rejected
-        writing: asyncio.Task[None] | None = None
-        # Reading the local spool file is CPU work like the validation next to it; it stays on the
-        # loop (lxml parsers must not be shared across threads) and yields between chunks.
-        records = open_reader(
-            job.kind, job.spool_path, limits=self._limits, csv_columns=COLUMNS, start_after=job.position
-        )
-        try:
-            with records:
-                for chunk in self._chunks(job, records, client):
-                    if writing is not None:
-                        await writing
-                    writing = asyncio.create_task(self._write(job, chunk, client=client, seq=seq))
-                    seq += len(chunk.results) + len(chunk.consignments)
-                    await asyncio.sleep(0)  # the write starts; the API gets a turn
-        finally:
-            if writing is not None:
-                await writing
+        async for chunk in self._chunks(job, client):
+            await self._write(job, chunk, client=client, seq=seq)
+            seq += len(chunk.results) + len(chunk.consignments)
 
-    def _chunks(self, job: BatchJob, records: Iterator[RawRecord], client: Client) -> Iterator[_Chunk]:
+    async def _chunks(self, job: BatchJob, client: Client) -> AsyncIterator[_Chunk]:
         if job.kind == "csv":
-            return self._consignment_chunks(from_csv_records(records, policy=self._policy))
-        return self._document_chunks(records, client)
+            consignments = stream_consignment_chunks(
+                job.spool_path,
+                size_bytes=job.bytes_total,
+                start_after=job.position,
+                limits=self._limits,
+                policy=self._policy,
+                chunk_size=min(self._chunk_records, self._lodgements.max_consignments),
+            )
+            async for part in consignments:
+                yield _Chunk([], part.last_position, [], part.items)
+            return
+        # Documents are validated with lxml, whose parsers stay in this thread; chunk by chunk, the
+        # API gets a turn in between.
+        records = open_reader(job.kind, job.spool_path, limits=self._limits, start_after=job.position)
+        with records:
+            for chunk in self._document_chunks(records, client):
+                yield chunk
+                await asyncio.sleep(0)
 
     def _document_chunks(self, records: Iterator[RawRecord], client: Client) -> Iterator[_Chunk]:
         chunk = _Chunk([], 0, [], [])
@@ -146,19 +146,6 @@ class BatchProcessor:
             return {**result, **_refused([Problem(code=_code(exc), path="/", message=str(exc))])}
         accepted.append(declaration)
         return {**result, "status": "ACCEPTED", "declaration_id": declaration.id, "errors": None}
-
-    def _consignment_chunks(self, assembled: Iterator[Assembled]) -> Iterator[_Chunk]:
-        limit = min(self._chunk_records, self._lodgements.max_consignments)
-        items: list[ConsignmentInput] = []
-        last = 0
-        for item, last_position in assembled:
-            items.append(item)
-            last = last_position
-            if len(items) >= limit:
-                yield _Chunk([], last, [], items)
-                items = []
-        if items:
-            yield _Chunk([], last, [], items)
 
     async def _write(self, job: BatchJob, chunk: _Chunk, *, client: Client, seq: int) -> None:
         async with self._uow_factory() as uow:

@@ -63,6 +63,10 @@ class LvcPolicy:
             raise ValueError("max_items_per_consignment must be at least 1")
         object.__setattr__(self, "rates_to_hkd", rates)  # a private, read-only copy
 
+    def __reduce__(self) -> tuple[type[LvcPolicy], tuple[Decimal, dict[str, Decimal], int]]:
+        """Picklable (for the batch reader's process) although its rates are a read-only mapping."""
+        return (LvcPolicy, (self.threshold_hkd, dict(self.rates_to_hkd), self.max_items_per_consignment))
+
     def to_hkd(self, amount: Decimal, currency: str) -> Decimal | None:
         """`amount` of `currency` in HKD, or None when the policy has no rate for it."""
         rate = self.rates_to_hkd.get(currency)

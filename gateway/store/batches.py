@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.store.fast_insert import insert_many
 from gateway.store.tables import batch_jobs, batch_results
 
 __all__ = ["BatchJob", "BatchRepository", "BatchResult", "JobStatus"]
@@ -93,14 +94,11 @@ class BatchRepository:
     ) -> None:
         """Record the results of one chunk and move the job's resume point past it."""
         accepted = sum(1 for result in results if result["status"] == "ACCEPTED")
-        if results:
-            await self._connection.execute(
-                insert(batch_results),
-                [
-                    {"job_id": job_id, "seq": next_seq + index, **result}
-                    for index, result in enumerate(results)
-                ],
-            )
+        await insert_many(
+            self._connection,
+            batch_results,
+            [{"job_id": job_id, "seq": next_seq + index, **result} for index, result in enumerate(results)],
+        )
         await self._connection.execute(
             update(batch_jobs)
             .where(batch_jobs.c.id == job_id)

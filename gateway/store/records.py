@@ -70,7 +70,8 @@ class BulkLodgement:
     receipt: str
     received_at: datetime
     consignments: tuple[NewDeclaration, ...]
-    events: tuple[OutboxEvent, ...]
+    events: tuple[OutboxEvent, ...]  # without a body of their own: they publish `body`
+    body: bytes
 
 
 @dataclass(frozen=True, slots=True)

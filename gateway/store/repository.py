@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.contracts.statuses import Status
+from gateway.store.fast_insert import insert_many
 from gateway.store.records import (
     AgencyState,
     BulkLodgement,
@@ -67,17 +68,17 @@ class DeclarationRepository:
 
     async def add_many(self, batch: Sequence[NewDeclaration]) -> None:
         """Insert declarations with their first history entry and outbox rows (executemany each)."""
-        await self._connection.execute(insert(declarations), [_declaration_row(item) for item in batch])
-        await self._connection.execute(
-            insert(status_history),
+        await insert_many(self._connection, declarations, [_declaration_row(item) for item in batch])
+        await insert_many(
+            self._connection,
+            status_history,
             [
-                {"declaration_id": item.id, "status": Status.ACCEPTED, "at": item.received_at}
+                {"declaration_id": item.id, "status": Status.ACCEPTED, "at": item.received_at, "detail": None}
                 for item in batch
             ],
         )
         events = [_outbox_row(item.id, event, at=item.received_at) for item in batch for event in item.events]
-        if events:
-            await self._connection.execute(insert(outbox), events)
+        await insert_many(self._connection, outbox, events)
 
     async def add_bulk(self, lodgement: BulkLodgement) -> None:
         """Insert a lodgement, its consignments (declarations with their first history entry) and its
@@ -90,6 +91,7 @@ class DeclarationRepository:
                 count=len(lodgement.consignments),
                 receipt=lodgement.receipt,
                 received_at=lodgement.received_at,
+                body=lodgement.body,
             )
         )
         if lodgement.consignments:
@@ -602,10 +604,13 @@ class OutboxRepository:
     async def pending(self, limit: int, *, max_bytes: int = 64 * 1024 * 1024) -> list[PendingEvent]:
         """The oldest unpublished events: at most `limit`, and no more bodies than fit in `max_bytes`
         (at least one), so a backlog of large bulk events never loads hundreds of MB at once."""
-        body = func.coalesce(outbox.c.body, declarations.c.body)
+        body = func.coalesce(outbox.c.body, declarations.c.body, bulk_lodgements.c.body)
+        sources = outbox.outerjoin(declarations, declarations.c.id == outbox.c.declaration_id).outerjoin(
+            bulk_lodgements, bulk_lodgements.c.id == outbox.c.bulk_id
+        )
         sizes = (
             select(outbox.c.id, func.length(body).label("size"))
-            .outerjoin(declarations, declarations.c.id == outbox.c.declaration_id)
+            .select_from(sources)
             .where(outbox.c.published_at.is_(None))
             .order_by(outbox.c.id)
             .limit(limit)
@@ -628,7 +633,7 @@ class OutboxRepository:
                 outbox.c.headers,
                 body.label("body"),
             )
-            .outerjoin(declarations, declarations.c.id == outbox.c.declaration_id)
+            .select_from(sources)
             .where(outbox.c.id.in_(chosen))
             .order_by(outbox.c.id)
         )

@@ -109,6 +109,7 @@ bulk_lodgements = Table(
     Column("document_type", String(100), nullable=False),
     Column("count", Integer, nullable=False),
     Column("receipt", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),  # the routed bulk value, once for every agency
     Column("received_at", UtcDateTime(), nullable=False),
 )
 

@@ -12,10 +12,10 @@ subscription gets only the rows after `after_history_id`, the last row committed
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from gateway.ids import new_id
 from gateway.store.status_changes import REREAD_WINDOW, StatusChange, max_history_id
 from gateway.store.uow import UnitOfWork, UnitOfWorkFactory
 from gateway.store.webhooks import ActiveSubscription, NewDelivery
@@ -94,7 +94,7 @@ class WebhookFanout:
             for subscription in by_client.get(change.trader, ()):
                 if change.id <= subscription.after_history_id or (change.id, subscription.id) in self._done:
                     continue
-                event_id = str(uuid.uuid4())
+                event_id = new_id()
                 deliveries.append(
                     NewDelivery(
                         event_id=event_id,

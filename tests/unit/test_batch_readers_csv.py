@@ -6,6 +6,8 @@ import io
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.batches.readers import MEDIA_CSV, BatchFileError, RawRecord, ReaderLimits, open_reader
 
@@ -218,3 +220,16 @@ def test_reads_from_a_path(tmp_path: Path) -> None:
     path = tmp_path / "lvc.csv"
     path.write_bytes(MIXED)
     assert outline(list(open_reader("csv", path, limits=LIMITS, csv_columns=COLUMNS))) == EXPECTED
+
+
+@given(st.text(alphabet=st.sampled_from(['"', ",", "a", "b", " ", "é", "\r", "\t"]), max_size=40))
+def test_the_fast_line_path_agrees_with_the_careful_one(line: str) -> None:
+    from gateway.batches.readers.csv_rows import _LineParser, _Record, _scan
+
+    fast = _LineParser().fields(line)
+    if fast is None or line.count('"') % 2 or "\r" in line:
+        return  # the careful path takes it
+    careful = _Record(1, keep=True)
+    _scan(careful, line, 1)
+    assert not careful.in_quote and careful.problem is None
+    assert fast == careful.fields

@@ -30,6 +30,7 @@ Decisions:
 
 from __future__ import annotations
 
+import csv
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -112,6 +113,7 @@ def _frame(lines: Iterator[bytes | None], limits: ReaderLimits, start_after: int
     """Group physical lines into records; the first record (the header) is always kept."""
     record: _Record | None = None
     header_seen = False
+    fast = _LineParser()
     for number, content in enumerate(lines, 1):
         if record is None:
             if content == b"":
@@ -124,7 +126,8 @@ def _frame(lines: Iterator[bytes | None], limits: ReaderLimits, start_after: int
             record.in_quote = False
         elif record.keep or record.in_quote or b'"' in content:
             _measure(record, content, limits.max_line_bytes)
-            _scan(record, _decoded_line(record, content), number)
+            if not _whole_line(record, content, fast):
+                _scan(record, _decoded_line(record, content), number)
         if not record.in_quote:
             yield record
             record = None
@@ -135,6 +138,49 @@ def _frame(lines: Iterator[bytes | None], limits: ReaderLimits, start_after: int
             f"the quoted field opened on line {record.quote_line} is not closed at the end of the file",
         )
         yield record
+
+
+class _LineParser:
+    """Python's C `csv` reader (strict) over one physical line at a time: the fast path for a record
+    that is one line of valid UTF-8 with its quotes paired. It agrees with `_scan` wherever it
+    succeeds; whatever it cannot take (an open quote, text after a closing quote, a stray CR, a huge
+    field) raises, and the line goes the careful way instead."""
+
+    def __init__(self) -> None:
+        self._line = ""
+        self._reader = csv.reader(self, strict=True)
+
+    def __iter__(self) -> _LineParser:
+        return self
+
+    def __next__(self) -> str:
+        line, self._line = self._line, ""
+        if not line:
+            raise StopIteration  # asked for a second line: the record does not end on this one
+        return line
+
+    def fields(self, line: str) -> list[str] | None:
+        self._line = line
+        try:
+            return next(self._reader)
+        except (csv.Error, StopIteration):
+            self._reader = csv.reader(self, strict=True)  # start afresh after a refusal
+            return None
+
+
+def _whole_line(record: _Record, content: bytes, fast: _LineParser) -> bool:
+    """Frame a fresh one-line record through the fast path; False when it must go the careful way."""
+    if record.in_quote or record.fields or not record.keep or content.count(b'"') % 2 or b"\r" in content:
+        return False  # csv takes a CR for a line end; `_scan` keeps it as text
+    try:
+        line = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    fields = fast.fields(line)
+    if fields is None:
+        return False
+    record.fields = fields
+    return True
 
 
 def _measure(record: _Record, content: bytes, max_bytes: int) -> None:

@@ -2,7 +2,8 @@
 
 Fast-path consignments are declarations with a `reference` (the submitter's consignment_ref, unique per
 submitter) and a `bulk_id`; they share the lodgement's receipt, so their own `receipt` is empty. Their
-routed events are outbox rows that carry a `bulk_id` and no single declaration.
+routed events are outbox rows that carry a `bulk_id` and no single declaration; the bulk event's value
+is stored once, with the lodgement, however many agencies it goes to.
 
 Revision ID: 0005
 Revises: 0004
@@ -30,6 +31,7 @@ def upgrade() -> None:
         sa.Column("document_type", sa.String(100), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("receipt", sa.Text(), nullable=False),
+        sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("received_at", UtcDateTime(), nullable=False),
     )
     with op.batch_alter_table("declarations") as declarations:
