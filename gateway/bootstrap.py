@@ -14,6 +14,8 @@ from functools import partial
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.answers import AnswerService
+from gateway.audit.chainer import AuditChainer
+from gateway.audit.refusals import RefusalRecorder
 from gateway.batches.jobs import BatchService
 from gateway.batches.processing import BatchProcessor
 from gateway.batches.readers.records import ReaderLimits
@@ -35,6 +37,7 @@ from gateway.messaging.responses import ResponseConsumer
 from gateway.messaging.workers import MessagingWorkers
 from gateway.metrics import Metrics
 from gateway.notifications import StatusFeed
+from gateway.ratelimit import RateLimits, TokenBuckets
 from gateway.store.database import create_engine, migrate
 from gateway.store.uow import UnitOfWorkFactory
 from gateway.store.writer import SubmissionWriter
@@ -79,6 +82,8 @@ class Gateway:
     lvc_policy: LvcPolicy
     batches: BatchService
     batch_runner: BatchRunner
+    refusals: RefusalRecorder
+    rate_limits: RateLimits
     _started: bool = field(default=False, init=False)
 
     async def start(self) -> None:
@@ -89,6 +94,7 @@ class Gateway:
         if self.messaging is not None:
             await self.messaging.start()
         await self.batch_runner.start()
+        await self.refusals.start()
         self._started = True
 
     async def stop(self) -> None:
@@ -96,6 +102,7 @@ class Gateway:
             return
         self._started = False
         await self.feed.stop()
+        await self.refusals.stop()
         await self.batch_runner.stop()
         await self.writer.stop()
         if self.messaging is not None:
@@ -173,7 +180,7 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
             event_source=settings.event_source,
             on_commit=on_commit,
         ),
-        clients=ClientService(uow_factory),
+        clients=ClientService(uow_factory, cache_ttl_s=settings.api_key_cache_s),
         webhooks=WebhookService(
             uow_factory, guard=_destination_guard(settings), max_per_client=settings.webhook_max_per_client
         ),
@@ -181,6 +188,8 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
         lvc_policy=policy,
         batches=batches,
         batch_runner=runner,
+        refusals=RefusalRecorder(uow_factory),
+        rate_limits=_rate_limits(settings),
     )
 
 
@@ -225,7 +234,13 @@ def build_messaging(
         metrics=metrics,
     )
     webhooks = build_webhook_dispatcher(settings, uow_factory, metrics, keys=keys)
-    return MessagingWorkers(relay=relay, responses=responses, webhooks=webhooks)
+    audit = AuditChainer(
+        uow_factory=uow_factory,
+        keys=keys,
+        checkpoint_every=settings.audit_checkpoint_every,
+        checkpoint_every_s=settings.audit_checkpoint_every_s,
+    )
+    return MessagingWorkers(relay=relay, responses=responses, webhooks=webhooks, audit=audit)
 
 
 def build_webhook_dispatcher(
@@ -252,6 +267,13 @@ def build_webhook_dispatcher(
         poll_s=settings.webhook_poll_ms / 1000,
         concurrency=settings.webhook_concurrency,
         per_endpoint=settings.webhook_per_endpoint_concurrency,
+    )
+
+
+def _rate_limits(settings: Settings) -> RateLimits:
+    return RateLimits(
+        api=TokenBuckets(per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst),
+        bulk=TokenBuckets(per_s=settings.bulk_rate_limit_per_s, burst=settings.bulk_rate_limit_burst),
     )
 
 

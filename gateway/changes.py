@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 import orjson
 from sqlalchemy.exc import IntegrityError
 
+from gateway.audit import events as audit_events
 from gateway.contracts.events import rfc3339
 from gateway.contracts.statuses import Status
 from gateway.documents.problems import Problem
@@ -144,6 +145,11 @@ class DeclarationChanges:
             )
             if not cancelled:
                 raise await _refusal(uow, current.id, client, "cancelled")
+            await uow.audit.add(
+                audit_events.cancelled(
+                    current.id, trader=client.id, version=current.version, digest=body_digest(body), at=now
+                )
+            )
             receipt = self._receipt(current, client, digest=body_digest(body), at=now, action="cancelled")
             await uow.commit()
         self._on_commit()
@@ -240,6 +246,9 @@ class DeclarationChanges:
                 idempotency_key=key,
             )
             await uow.declarations.add_amendment(amendment, status=status)
+            await uow.audit.add(
+                audit_events.amended(current.id, trader=client.id, version=version, digest=digest, at=now)
+            )
             await uow.answers.forget(current.id)
             await uow.commit()
         return Amended(

@@ -9,17 +9,23 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import httpx
 import orjson
 import typer
 from rich.console import Console
 
+from gateway.cli_audit import audit_app
 from gateway.cli_batch import batch_app
 from gateway.cli_kafka import kafka_app
 from gateway.config import Settings
+from gateway.errors import GatewayError
+
+if TYPE_CHECKING:
+    from gateway.clients import ClientService
 
 __all__ = ["app", "main"]
 
@@ -30,6 +36,7 @@ db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that start the stack they measure.")
 app.add_typer(kafka_app, name="kafka", help="The local single-node Kafka broker (KRaft).")
 app.add_typer(batch_app, name="batch")
+app.add_typer(audit_app, name="audit")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
@@ -85,8 +92,82 @@ def db_upgrade() -> None:
 def clients_add(
     name: str,
     role: Annotated[str, typer.Option(help="trader, forwarder, agency or admin.")] = "trader",
+    agency: Annotated[
+        str | None, typer.Option(help="For role agency: customs, tid, censtatd or logistics.")
+    ] = None,
+    expires_in_days: Annotated[
+        float | None, typer.Option(min=0.0, help="The client's keys are refused after this many days.")
+    ] = None,
 ) -> None:
     """Create an API client. Its key is printed once, as the last line."""
+    from datetime import UTC, datetime, timedelta
+
+    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+
+    async def run(service: ClientService) -> str:
+        client, api_key = await service.add(name, role=role, agency=agency, expires_at=expires_at)
+        scope = f"{client.role}, {client.agency}" if client.agency else client.role
+        console.print(f"client [bold]{client.name}[/] ({scope}) id {client.id}; API key (shown once):")
+        return api_key
+
+    print(_with_clients(run))
+
+
+@clients_app.command("revoke")
+def clients_revoke(name: Annotated[str, typer.Argument(help="The client's name or id.")]) -> None:
+    """Refuse every key of a client from now on (a running gateway within TSW_API_KEY_CACHE_S)."""
+
+    async def run(service: ClientService) -> str:
+        client = await service.revoke(name)
+        return f"client {client.name} revoked at {client.revoked_at}"
+
+    console.print(_with_clients(run))
+
+
+@clients_app.command("rotate")
+def clients_rotate(
+    name: Annotated[str, typer.Argument(help="The client's name or id.")],
+    grace_hours: Annotated[
+        float, typer.Option(min=0.0, help="How long the current key stays valid alongside the new one.")
+    ] = 24.0,
+) -> None:
+    """A new key for a client; the current one is refused after the grace period. The new key is
+    printed once, as the last line."""
+    from datetime import timedelta
+
+    async def run(service: ClientService) -> str:
+        client, api_key = await service.rotate(name, grace=timedelta(hours=grace_hours))
+        console.print(
+            f"client [bold]{client.name}[/]: new API key (shown once); the previous one is refused "
+            f"after {grace_hours:g} h:"
+        )
+        return api_key
+
+    print(_with_clients(run))
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """Every client: role, agency, key prefixes, expiry and revocation."""
+
+    async def run(service: ClientService) -> str:
+        lines = []
+        for item in await service.credentials():
+            c = item.client
+            state = "revoked" if c.revoked_at else f"expires {c.expires_at}" if c.expires_at else "active"
+            previous = (
+                f", previous {item.previous_key_prefix}… until {item.previous_key_expires_at}"
+                if item.previous_key_prefix
+                else ""
+            )
+            lines.append(f"{c.name}\t{c.role}\t{c.agency or '-'}\t{item.key_prefix}…{previous}\t{state}")
+        return "\n".join(lines)
+
+    print(_with_clients(run))
+
+
+def _with_clients(action: Callable[[ClientService], Awaitable[str]]) -> str:
+    """Run `action` on a ClientService over the configured (migrated) database; a refusal exits 2."""
     from gateway.clients import ClientService
     from gateway.store.database import create_engine, migrate
     from gateway.store.uow import UnitOfWorkFactory
@@ -95,18 +176,15 @@ def clients_add(
         engine = create_engine(Settings().effective_database_url)
         try:
             await migrate(engine)
-            client, api_key = await ClientService(UnitOfWorkFactory(engine)).add(name, role=role)
+            return await action(ClientService(UnitOfWorkFactory(engine)))
         finally:
             await engine.dispose()
-        console.print(f"client [bold]{client.name}[/] ({client.role}) id {client.id}; API key (shown once):")
-        return api_key
 
     try:
-        api_key = asyncio.run(run())
-    except Exception as exc:  # ValueError (role) or Conflict (name taken): say it, exit 2
+        return asyncio.run(run())
+    except (ValueError, GatewayError) as exc:  # a bad role or agency, a name taken, no such client
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
-    print(api_key)
 
 
 @keys_app.command("rotate")
@@ -116,8 +194,33 @@ def keys_rotate() -> None:
 
     settings = Settings()
     keys = GatewayKeys.load_or_create(settings.keys_dir)
+    previous = keys.active_kid
     kid = keys.rotate()
     console.print(f"active key is now [bold]{kid}[/]; restart running gateways to sign with it")
+    _audit_key_rotation(settings, kid=kid, previous=previous)
+
+
+def _audit_key_rotation(settings: Settings, *, kid: str, previous: str) -> None:
+    """Record the rotation in the audit log (the key files are the truth; a database that cannot be
+    reached is reported, not fatal)."""
+    from gateway.audit.events import key_rotated
+    from gateway.audit.recording import record
+    from gateway.store.database import create_engine, migrate
+    from gateway.store.uow import UnitOfWorkFactory
+
+    async def run() -> None:
+        engine = create_engine(settings.effective_database_url)
+        try:
+            await migrate(engine)
+            await record(UnitOfWorkFactory(engine), key_rotated(kid, previous=previous))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except Exception as exc:  # the rotation itself happened: say the audit entry is missing, exit 1
+        err.print(f"[red]the rotation was not recorded in the audit log: {exc}[/]")
+        raise typer.Exit(1) from exc
 
 
 @keys_app.command("list")

@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     )
     relay_batch_size: int = 500
     relay_idle_poll_ms: int = 25
+    audit_checkpoint_every: int = Field(
+        default=1000, gt=0, description="Audit entries between two signed checkpoints, at most."
+    )
+    audit_checkpoint_every_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds between two signed audit checkpoints, at most (if any entry).",
+    )
     kafka_request_timeout_ms: int = 10_000
     topic_partitions: int = 3
     topic_replication_factor: int = 1
@@ -105,6 +113,28 @@ class Settings(BaseSettings):
     batch_max_upload_bytes: int = Field(default=4 * 1024**3, gt=0)
     batch_chunk_records: int = Field(
         default=1000, gt=0, description="Records per batch transaction (and resume step)."
+    )
+    rate_limit_per_s: float = Field(
+        default=200.0, ge=0, description="Requests per second per client, sustained (0: no limit)."
+    )
+    rate_limit_burst: int = Field(default=400, gt=0, description="Requests a client may send at once.")
+    bulk_rate_limit_per_s: float = Field(
+        default=50.0,
+        ge=0,
+        description="The same for /v1/ecommerce and /v1/batches (each request is many records).",
+    )
+    bulk_rate_limit_burst: int = Field(default=100, gt=0)
+    request_timeout_ms: int = Field(
+        default=30_000, gt=0, description="Deadline to start answering a request (503 problem after it)."
+    )
+    upload_timeout_ms: int = Field(
+        default=3_600_000, gt=0, description="The deadline for POST /v1/batches, which streams a whole file."
+    )
+    api_key_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a checked API key is cached; bounds how late another "
+        "process's revocation or rotation is seen.",
     )
 
     @field_validator("schema_packs", mode="before")

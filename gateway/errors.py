@@ -18,6 +18,7 @@ GatewayError
 ├── Forbidden                     authenticated, but the role may not do this (403)
 ├── NotFound                      the resource does not exist or is not the caller's (404)
 ├── Conflict                      e.g. an Idempotency-Key reused with another body (409)
+├── RateLimited                   the client is over its request rate; `retry_after_s` (429)
 ├── SignatureInvalid              a JWS does not verify against the keys offered
 └── ServiceUnavailable            a dependency (database, broker) is down; `retriable` is True (503)
 
@@ -43,6 +44,7 @@ __all__ = [
     "NotFound",
     "PackError",
     "PayloadTooLarge",
+    "RateLimited",
     "ServiceUnavailable",
     "SignatureInvalid",
     "UnknownDocumentType",
@@ -126,6 +128,16 @@ class NotFound(GatewayError):
 
 class Conflict(GatewayError):
     """The request conflicts with the current state (e.g. Idempotency-Key reuse)."""
+
+
+class RateLimited(GatewayError):
+    """The client sent more requests than its rate limit allows; it may try again after `retry_after_s`."""
+
+    retriable = True
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
 
 
 class SignatureInvalid(GatewayError):

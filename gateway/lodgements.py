@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 
+from gateway.audit import events as audit_events
 from gateway.contracts.bulk import BULK_EVENT_TYPE, CONSIGNMENT_COUNT_HEADER, bulk_value
 from gateway.contracts.events import EventHeaders, rfc3339
 from gateway.contracts.topics import route_topic
@@ -155,6 +156,7 @@ class LodgementService:
             return outcomes, None
         lodgement = self._lodgement(lodgement_id, fresh, client=client, digest=digest, at=now)
         await uow.declarations.add_bulk(lodgement)
+        await uow.audit.add(audit_events.lodgement_accepted(lodgement.id, fresh, trader=client.id, at=now))
         return outcomes, lodgement
 
     def _lodgement(

@@ -24,6 +24,7 @@ import uvloop
 from gateway.bootstrap import build_engine, build_messaging
 from gateway.config import Settings
 from gateway.documents.signing import GatewayKeys
+from gateway.logs import quiet_drivers
 from gateway.metrics import Metrics
 from gateway.store.uow import UnitOfWorkFactory
 
@@ -37,6 +38,7 @@ def messaging_main(settings: Settings) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s messaging %(name)s: %(message)s"
     )
+    quiet_drivers()  # no statement parameters (documents) in the logs
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
     uvloop.run(_run(settings))
 

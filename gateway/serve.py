@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 import signal
 from types import FrameType
 
@@ -15,6 +14,7 @@ from gateway.api.app import create_app
 from gateway.bootstrap import build_gateway
 from gateway.config import Settings
 from gateway.localkafka import LocalKafka
+from gateway.logs import configure_logging
 from gateway.messaging_process import MessagingSupervisor
 from gateway.stack import LocalServices
 
@@ -22,7 +22,7 @@ __all__ = ["run_gateway", "run_stack"]
 
 
 def run_gateway(settings: Settings, *, host: str, port: int, access_log: bool = False) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     app = create_app(build_gateway(settings))
     # Compiled schemas, code lists and the app live as long as the process: move them out of the
     # collector's generations so that full collections stay short under load.

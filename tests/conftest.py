@@ -64,8 +64,13 @@ class RunningGateway:
     http: httpx.AsyncClient
     settings: Settings
 
-    async def add_client(self, name: str, role: str = "trader") -> dict[str, str]:
-        _, api_key = await self.gateway.clients.add(name, role=role)
+    async def add_client(
+        self, name: str, role: str = "trader", *, agency: str | None = None
+    ) -> dict[str, str]:
+        """A new client's `Authorization` header; an `agency` client reads for `customs` by default."""
+        if role == "agency" and agency is None:
+            agency = "customs"
+        _, api_key = await self.gateway.clients.add(name, role=role, agency=agency)
         return {"Authorization": f"Bearer {api_key}"}
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
+from starlette.types import Scope
 
-from gateway.api import batches, declarations, ecommerce, events, system, webhooks
+from gateway.api import admin, batches, declarations, ecommerce, events, system, webhooks
+from gateway.api.deadline import DeadlineMiddleware
 from gateway.api.problems import install_problem_handlers
 from gateway.bootstrap import Gateway
+from gateway.config import Settings
 
 __all__ = ["create_app"]
 
@@ -37,4 +41,13 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(events.router)
     app.include_router(webhooks.router)
     app.include_router(system.router)
+    app.include_router(admin.router)
+    app.add_middleware(DeadlineMiddleware, timeout_s=partial(_deadline_s, gateway.settings))
     return app
+
+
+def _deadline_s(settings: Settings, scope: Scope) -> float:
+    """How long a request may take to start its answer: uploading a batch file streams it whole."""
+    if scope["method"] == "POST" and scope["path"].rstrip("/") == "/v1/batches":
+        return settings.upload_timeout_ms / 1000
+    return settings.request_timeout_ms / 1000

@@ -13,13 +13,12 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import CurrentClient, GatewayDep, require_role
+from gateway.api.deps import GatewayDep, Submitter, rate_limited
 from gateway.store.batches import BatchJob, BatchResult
-from gateway.store.records import Client
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/batches", tags=["batches"])
+router = APIRouter(prefix="/v1/batches", tags=["batches"], dependencies=[Depends(rate_limited("bulk"))])
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _CSV_COLUMNS = ("position", "ref", "status", "declaration_id", "errors")
@@ -71,7 +70,7 @@ async def upload_batch(
     request: Request,
     response: Response,
     gateway: GatewayDep,
-    client: Annotated[Client, Depends(require_role("trader", "forwarder"))],
+    client: Submitter,
     x_filename: Annotated[str | None, Header(max_length=255)] = None,
 ) -> BatchView:
     job, created = await gateway.batches.upload(
@@ -88,9 +87,9 @@ async def upload_batch(
     "/{batch_id}",
     response_model=BatchView,
     summary="A batch job's progress (only the uploader's own)",
-    responses={401: _PROBLEM, 404: _PROBLEM},
+    responses={401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM},
 )
-async def get_batch(batch_id: str, gateway: GatewayDep, client: CurrentClient) -> BatchView:
+async def get_batch(batch_id: str, gateway: GatewayDep, client: Submitter) -> BatchView:
     return _view(await gateway.batches.get(batch_id, client=client))
 
 
@@ -100,6 +99,7 @@ async def get_batch(batch_id: str, gateway: GatewayDep, client: CurrentClient) -
     responses={
         200: {"content": {"application/x-ndjson": {}, "text/csv": {}}},
         401: _PROBLEM,
+        403: _PROBLEM,
         404: _PROBLEM,
     },
 )
@@ -107,7 +107,7 @@ async def get_results(
     batch_id: str,
     request: Request,
     gateway: GatewayDep,
-    client: CurrentClient,
+    client: Submitter,
     rejected_only: bool = False,
 ) -> StreamingResponse:
     await gateway.batches.get(batch_id, client=client)  # 404 before the stream starts

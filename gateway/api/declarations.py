@@ -1,4 +1,8 @@
-"""`/v1/declarations`: submit, read one, list the caller's own, amend, cancel, read versions."""
+"""`/v1/declarations`: submit, read one, list the caller's own, amend, cancel, read versions.
+
+Traders and forwarders submit, amend and cancel, and read what they lodged; an agency reads (only)
+the declarations routed to it; any other declaration answers 404.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import ValidationError
 
-from gateway.api.deps import CurrentClient, GatewayDep, read_body, require_role
+from gateway.api.deps import GatewayDep, Reader, Submitter, rate_limited, read_body
 from gateway.api.schemas import (
     AgencyStatus,
     AmendmentAccepted,
@@ -27,13 +31,15 @@ from gateway.contracts.statuses import Status
 from gateway.documents.problems import Problem
 from gateway.errors import DocumentInvalid, InvalidRequest, NotFound, UnsupportedMediaType
 from gateway.store.records import Client, DeclarationRecord
+from gateway.store.uow import UnitOfWork
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/declarations", tags=["declarations"])
+router = APIRouter(
+    prefix="/v1/declarations", tags=["declarations"], dependencies=[Depends(rate_limited("api"))]
+)
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-_SUBMITTERS = ("trader", "forwarder")
 _DOCUMENT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -69,7 +75,7 @@ async def submit_declaration(
     request: Request,
     response: Response,
     gateway: GatewayDep,
-    client: Annotated[Client, Depends(require_role(*_SUBMITTERS))],
+    client: Submitter,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> DeclarationAccepted:
     body = await read_body(request, gateway.settings.max_body_bytes)
@@ -90,12 +96,12 @@ async def submit_declaration(
 @router.get(
     "/{declaration_id}",
     response_model=DeclarationView,
-    summary="One declaration with its per-agency status and history (only the caller's own)",
-    responses={401: _PROBLEM, 404: _PROBLEM},
+    summary="One declaration with its per-agency status and history (the caller's own, or routed to it)",
+    responses={401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM},
 )
-async def get_declaration(declaration_id: str, gateway: GatewayDep, client: CurrentClient) -> DeclarationView:
+async def get_declaration(declaration_id: str, gateway: GatewayDep, client: Reader) -> DeclarationView:
     async with gateway.uow_factory() as uow:
-        record = await uow.declarations.get(declaration_id, trader=client.id)
+        record = await _visible(uow, declaration_id, client)
     if record is None:
         raise NotFound("no such declaration")
     return _view(record)
@@ -104,20 +110,22 @@ async def get_declaration(declaration_id: str, gateway: GatewayDep, client: Curr
 @router.get(
     "",
     response_model=DeclarationList,
-    summary="The caller's declarations, newest first",
-    responses={401: _PROBLEM, 422: _PROBLEM},
+    summary="The caller's declarations (an agency's: those routed to it), newest first",
+    responses={401: _PROBLEM, 403: _PROBLEM, 422: _PROBLEM},
 )
 async def list_declarations(
     gateway: GatewayDep,
-    client: CurrentClient,
+    client: Reader,
     status: Status | None = None,
     document_type: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> DeclarationList:
     async with gateway.uow_factory() as uow:
+        trader, agency = _scope(client)
         records = await uow.declarations.page(
-            trader=client.id,
+            trader=trader,
+            agency=agency,
             limit=limit,
             status=status.value if status else None,
             document_type=document_type,
@@ -165,9 +173,10 @@ async def amend_declaration(
     request: Request,
     response: Response,
     gateway: GatewayDep,
-    client: Annotated[Client, Depends(require_role(*_SUBMITTERS))],
+    client: Submitter,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> AmendmentAccepted:
+    await _require_visible(gateway, declaration_id, client)  # 404 before anything about the body
     body = await read_body(request, gateway.settings.max_body_bytes)
     amended = await gateway.changes.amend(
         declaration_id,
@@ -217,8 +226,9 @@ async def cancel_declaration(
     request: Request,
     response: Response,
     gateway: GatewayDep,
-    client: Annotated[Client, Depends(require_role(*_SUBMITTERS))],
+    client: Submitter,
 ) -> CancellationAccepted:
+    await _require_visible(gateway, declaration_id, client)
     body = await read_body(request, gateway.settings.max_body_bytes)
     reason = _cancellation_reason(body, request.headers.get("content-type"))
     cancelled = await gateway.changes.cancel(declaration_id, body=body, reason=reason, client=client)
@@ -232,11 +242,11 @@ async def cancel_declaration(
     "/{declaration_id}/versions",
     response_model=list[VersionItem],
     summary="Every version of a declaration (the submission, then each amendment) with its receipt",
-    responses={401: _PROBLEM, 404: _PROBLEM},
+    responses={401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM},
 )
-async def list_versions(declaration_id: str, gateway: GatewayDep, client: CurrentClient) -> list[VersionItem]:
+async def list_versions(declaration_id: str, gateway: GatewayDep, client: Reader) -> list[VersionItem]:
     async with gateway.uow_factory() as uow:
-        record = await uow.declarations.get(declaration_id, trader=client.id)
+        record = await _visible(uow, declaration_id, client)
         versions = await uow.declarations.versions(declaration_id) if record else []
     if record is None:
         raise NotFound("no such declaration")
@@ -252,6 +262,7 @@ async def list_versions(declaration_id: str, gateway: GatewayDep, client: Curren
     responses={
         200: {"content": {"application/xml": {}, "application/json": {}}},
         401: _PROBLEM,
+        403: _PROBLEM,
         404: _PROBLEM,
     },
 )
@@ -259,15 +270,35 @@ async def get_document(
     declaration_id: str,
     version: Annotated[int, Path(ge=1)],
     gateway: GatewayDep,
-    client: CurrentClient,
+    client: Reader,
 ) -> Response:
     async with gateway.uow_factory() as uow:
-        record = await uow.declarations.get(declaration_id, trader=client.id)
+        record = await _visible(uow, declaration_id, client)
         found = await uow.declarations.body(declaration_id, version=version) if record else None
     if found is None:
         raise NotFound("no such declaration or version")
     body, content_type = found
     return Response(content=body, media_type=content_type)
+
+
+def _scope(client: Client) -> tuple[str | None, str | None]:
+    """(trader, agency) whose declarations the client may read: an agency's are those routed to it
+    (none without an agency), anyone else's its own."""
+    if client.role == "agency":
+        return None, client.agency or ""
+    return client.id, None
+
+
+async def _visible(uow: UnitOfWork, declaration_id: str, client: Client) -> DeclarationRecord | None:
+    trader, agency = _scope(client)
+    return await uow.declarations.get(declaration_id, trader=trader, agency=agency)
+
+
+async def _require_visible(gateway: GatewayDep, declaration_id: str, client: Client) -> None:
+    async with gateway.uow_factory() as uow:
+        record = await _visible(uow, declaration_id, client)
+    if record is None:
+        raise NotFound("no such declaration")
 
 
 def _cancellation_reason(body: bytes, content_type: str | None) -> str | None:

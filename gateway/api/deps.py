@@ -1,4 +1,9 @@
-"""Request dependencies: the gateway instance, the authenticated client, the size-limited body."""
+"""Request dependencies: the gateway instance, the authenticated client, its role and rate limit, the
+size-limited body.
+
+Every authenticated router declares `dependencies=[Depends(rate_limited(...))]` (authentication, then
+the client's rate limit) and every route the roles it admits (`require_role`, or the aliases below).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,16 @@ from gateway.bootstrap import Gateway
 from gateway.errors import AuthError, Forbidden, PayloadTooLarge
 from gateway.store.records import Client
 
-__all__ = ["CurrentClient", "GatewayDep", "read_body", "require_role"]
+__all__ = [
+    "Admin",
+    "CurrentClient",
+    "GatewayDep",
+    "Reader",
+    "Submitter",
+    "rate_limited",
+    "read_body",
+    "require_role",
+]
 
 
 async def get_gateway(request: Request) -> Gateway:  # async: a sync dependency costs a thread hop
@@ -29,7 +43,9 @@ async def current_client(request: Request, gateway: GatewayDep) -> Client:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("the Authorization header must be `Bearer <key>`")
-    return await gateway.clients.authenticate(token.strip())
+    client = await gateway.clients.authenticate(token.strip())
+    request.state.client_id = client.id  # for the audit of a refusal (403) that follows
+    return client
 
 
 CurrentClient = Annotated[Client, Depends(current_client)]
@@ -42,6 +58,24 @@ def require_role(*roles: str) -> Callable[[Client], Coroutine[Any, Any, Client]]
         return client
 
     return check
+
+
+def rate_limited(route_class: str) -> Callable[[Request, Client], Coroutine[Any, Any, None]]:
+    """Authenticate, then take one of the client's tokens for `route_class` (`api` or `bulk`): 429."""
+
+    async def check(request: Request, client: CurrentClient) -> None:
+        gateway: Gateway = request.app.state.gateway
+        gateway.rate_limits.take(route_class, client.id)
+
+    return check
+
+
+#: Traders (their own documents) and forwarders (what they lodged): submit, amend, cancel, read.
+Submitter = Annotated[Client, Depends(require_role("trader", "forwarder"))]
+#: Submitters, and agencies reading the documents routed to them.
+Reader = Annotated[Client, Depends(require_role("trader", "forwarder", "agency"))]
+#: Clients and keys.
+Admin = Annotated[Client, Depends(require_role("admin"))]
 
 
 async def read_body(request: Request, limit_bytes: int) -> bytes:

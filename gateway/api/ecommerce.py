@@ -10,13 +10,13 @@ row's array index; CSV: the row's line). `202` when at least one was accepted; `
 from __future__ import annotations
 
 import io
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import GatewayDep, read_body, require_role
+from gateway.api.deps import GatewayDep, Submitter, rate_limited, read_body
 from gateway.api.problems import problem
 from gateway.batches.readers.csv_rows import read_csv
 from gateway.batches.readers.records import ReaderLimits
@@ -25,11 +25,12 @@ from gateway.ecommerce.columns import COLUMNS
 from gateway.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from gateway.intake import Assembled, from_csv_records, from_json_rows
 from gateway.lodgements import ConsignmentOutcome, Lodged
-from gateway.store.records import Client
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/ecommerce", tags=["e-commerce fast path"])
+router = APIRouter(
+    prefix="/v1/ecommerce", tags=["e-commerce fast path"], dependencies=[Depends(rate_limited("bulk"))]
+)
 
 
 class ProblemItem(BaseModel):
@@ -73,6 +74,7 @@ class LodgementAnswer(BaseModel):
         413: {"description": "Body or row count over the limit"},
         415: {"description": "Neither application/json nor text/csv"},
         422: {"description": "No consignment accepted (problem+json with every error), or an unreadable CSV"},
+        429: {"description": "Over the client's rate limit; see Retry-After"},
     },
     openapi_extra={
         "requestBody": {
@@ -87,7 +89,7 @@ class LodgementAnswer(BaseModel):
 async def lodge_consignments(
     request: Request,
     gateway: GatewayDep,
-    client: Annotated[Client, Depends(require_role("trader", "forwarder"))],
+    client: Submitter,
 ) -> Any:
     settings = gateway.settings
     body = await read_body(request, settings.ecommerce_max_body_bytes)

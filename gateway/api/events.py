@@ -6,15 +6,15 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header
 from starlette.responses import StreamingResponse
 
-from gateway.api.deps import CurrentClient, GatewayDep
+from gateway.api.deps import GatewayDep, Submitter, rate_limited
 from gateway.notifications import StatusChange
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], dependencies=[Depends(rate_limited("api"))])
 
 
 @router.get(
@@ -29,11 +29,12 @@ router = APIRouter(tags=["events"])
     responses={
         200: {"content": {"text/event-stream": {}}},
         401: {"content": {"application/problem+json": {}}},
+        403: {"content": {"application/problem+json": {}}},
     },
 )
 async def events(
     gateway: GatewayDep,
-    client: CurrentClient,
+    client: Submitter,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> StreamingResponse:
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from gateway.audit.refusals import RefusalRecorder
 from gateway.batches.readers.errors import BatchFileError
 from gateway.documents.problems import Problem
 from gateway.errors import (
@@ -26,12 +27,14 @@ from gateway.errors import (
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     ServiceUnavailable,
     UnknownDocumentType,
     UnprocessableRequest,
     UnsafeDocument,
     UnsupportedMediaType,
 )
+from gateway.ratelimit import retry_after_header
 
 __all__ = ["ProblemResponse", "install_problem_handlers", "problem"]
 
@@ -53,6 +56,7 @@ _MAPPING: list[tuple[type[GatewayError], int, str, str]] = [
     (Forbidden, 403, "forbidden", "Not allowed"),
     (NotFound, 404, "not-found", "Not found"),
     (Conflict, 409, "conflict", "Conflict"),
+    (RateLimited, 429, "rate-limited", "Too many requests"),
     (ServiceUnavailable, 503, "service-unavailable", "Service temporarily unavailable"),
 ]
 
@@ -97,6 +101,8 @@ def gateway_problem(exc: GatewayError) -> ProblemResponse:
         headers["WWW-Authenticate"] = 'Bearer realm="tsw"'
     if status == 503:
         headers["Retry-After"] = "5"
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = retry_after_header(exc.retry_after_s)
     extra: dict[str, Any] = {}
     errors = getattr(exc, "problems", None)
     if isinstance(exc, DocumentInvalid) and exc.document_type:
@@ -104,9 +110,25 @@ def gateway_problem(exc: GatewayError) -> ProblemResponse:
     return problem(status, slug, title, str(exc), errors=errors, headers=headers or None, **extra)
 
 
+def _note_refusal(request: Request, exc: GatewayError) -> None:
+    """Audit a 401 or 403 (`gateway.audit.refusals`): who, what, why; never the credential."""
+    recorder = getattr(getattr(request.app.state, "gateway", None), "refusals", None)
+    if isinstance(recorder, RefusalRecorder):
+        recorder.note(
+            status=401 if isinstance(exc, AuthError) else 403,
+            method=request.method,
+            path=request.url.path,
+            client=getattr(request.state, "client_id", None),
+            reason=str(exc),
+            remote=request.client.host if request.client else None,
+        )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    async def on_gateway_error(_request: Request, exc: Exception) -> Response:
+    async def on_gateway_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, GatewayError)
+        if isinstance(exc, AuthError | Forbidden):
+            _note_refusal(request, exc)
         return gateway_problem(exc)
 
     async def on_http_error(_request: Request, exc: Exception) -> Response:

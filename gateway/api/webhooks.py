@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from gateway.api.deps import GatewayDep, require_role
+from gateway.api.deps import GatewayDep, Submitter, rate_limited
 from gateway.api.webhook_schemas import (
     AttemptView,
     DeliveryList,
@@ -16,12 +16,11 @@ from gateway.api.webhook_schemas import (
     WebhookView,
 )
 from gateway.errors import InvalidRequest
-from gateway.store.records import Client
 from gateway.store.webhooks import DeliveryRecord, DeliveryStatus, WebhookSubscription
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], dependencies=[Depends(rate_limited("api"))])
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _COMMON: dict[int | str, dict[str, Any]] = {
@@ -31,7 +30,7 @@ _COMMON: dict[int | str, dict[str, Any]] = {
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such webhook, or not the caller's", **_PROBLEM}
 }
-Subscriber = Annotated[Client, Depends(require_role("trader", "forwarder"))]
+Subscriber = Submitter
 
 
 @router.post(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
+from gateway.audit import events as audit_events
 from gateway.batches.readers import BatchFileError, ReaderLimits, open_reader, sniff_kind
 from gateway.batches.spool import Spooled, spool
 from gateway.ecommerce.columns import COLUMNS
@@ -70,6 +71,11 @@ class BatchService:
             if earlier is None:
                 job = _new_job(spooled, client=client, kind=kind, filename=filename)
                 await uow.batches.add(job)
+                await uow.audit.add(
+                    audit_events.batch_created(
+                        job.id, client=client.id, digest=job.digest, kind=job.kind, at=job.created_at
+                    )
+                )
                 with contextlib.suppress(IntegrityError):  # the same file, concurrently: fall through
                     await uow.commit()
                     self._on_queued()

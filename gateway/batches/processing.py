@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.audit import events as audit_events
 from gateway.batches.consignment_stream import stream_consignment_chunks
 from gateway.batches.readers import open_reader
 from gateway.batches.readers.errors import BatchFileError
@@ -166,6 +167,7 @@ class BatchProcessor:
                 ]
             if chunk.declarations:
                 await uow.declarations.add_many(chunk.declarations)
+                await uow.audit.add(audit_events.declarations_accepted(chunk.declarations))
             await uow.batches.advance(job.id, position=chunk.last_position, results=results, next_seq=seq + 1)
             await uow.commit()
         self._on_commit()
@@ -174,8 +176,12 @@ class BatchProcessor:
         await self._finish(job, JobStatus.FAILED, error=error)
 
     async def _finish(self, job: BatchJob, status: str, *, error: str | None = None) -> None:
+        now = datetime.now(UTC)
         async with self._uow_factory() as uow:
-            await uow.batches.finish(job.id, status=status, at=datetime.now(UTC), error=error)
+            await uow.batches.finish(job.id, status=status, at=now, error=error)
+            await uow.audit.add(
+                audit_events.batch_finished(job.id, client=job.client_id, status=status, error=error, at=now)
+            )
             await uow.commit()
         log.info("batch %s %s%s", job.id, status, f": {error}" if error else "")
 

@@ -34,9 +34,12 @@ def gateway_process(
 ) -> Iterator[psutil.Process]:
     """`tsw serve --port PORT` on `data_dir` and `settings`' broker, healthy; stopped on exit.
 
-    `env` adds to (or overrides) the `TSW_*` environment the gateway inherits.
+    `env` adds to (or overrides) the `TSW_*` environment the gateway inherits. The load generator is
+    one API client standing for many traders, so the per-client rate limit is off unless set.
     """
     environment = {
+        "TSW_RATE_LIMIT_PER_S": "0",
+        "TSW_BULK_RATE_LIMIT_PER_S": "0",
         **os.environ,
         "TSW_DATA_DIR": str(data_dir),
         "TSW_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,

@@ -9,6 +9,7 @@ __all__ = [
     "AgencyState",
     "BulkLodgement",
     "Client",
+    "ClientCredentials",
     "DeclarationRecord",
     "HistoryEntry",
     "NewAmendment",
@@ -26,6 +27,18 @@ class Client:
     created_at: datetime
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    agency: str | None = None  # for role `agency`: the agency whose routed documents it reads
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    """A client with what may be shown of its keys: prefixes and dates, never a key or its hash."""
+
+    client: Client
+    key_prefix: str
+    key_created_at: datetime
+    previous_key_prefix: str | None = None
+    previous_key_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,13 @@ from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.contracts.statuses import Status
 from gateway.store.fast_insert import insert_many
 from gateway.store.records import (
     AgencyState,
     BulkLodgement,
-    Client,
     DeclarationRecord,
     HistoryEntry,
     NewAmendment,
@@ -28,7 +28,6 @@ from gateway.store.records import (
 from gateway.store.tables import (
     agency_states,
     amendments,
-    api_clients,
     bulk_lodgements,
     declarations,
     inbox,
@@ -38,7 +37,6 @@ from gateway.store.tables import (
 
 __all__ = [
     "AnswerRepository",
-    "ClientRepository",
     "DeclarationRepository",
     "OutboxRepository",
     "PendingEvent",
@@ -241,8 +239,11 @@ class DeclarationRepository:
             *(VersionRecord(**item) for item in (await self._connection.execute(later)).mappings()),
         ]
 
-    async def get(self, declaration_id: str, *, trader: str | None = None) -> DeclarationRecord | None:
-        """One declaration with its agencies and history; a consignment shows its lodgement's receipt."""
+    async def get(
+        self, declaration_id: str, *, trader: str | None = None, agency: str | None = None
+    ) -> DeclarationRecord | None:
+        """One declaration with its agencies and history; a consignment shows its lodgement's receipt.
+        With `trader`, only if it submitted it; with `agency`, only if it was routed there."""
         query = (
             select(*_SUMMARY_COLUMNS, bulk_lodgements.c.receipt.label("bulk_receipt"))
             .outerjoin(bulk_lodgements, bulk_lodgements.c.id == declarations.c.bulk_id)
@@ -250,6 +251,8 @@ class DeclarationRepository:
         )
         if trader is not None:
             query = query.where(declarations.c.trader == trader)
+        if agency is not None:
+            query = query.where(_routed_to(agency))
         row = (await self._connection.execute(query)).mappings().first()
         if row is None:
             return None
@@ -286,14 +289,22 @@ class DeclarationRepository:
     async def page(
         self,
         *,
-        trader: str,
+        trader: str | None,
         limit: int,
+        agency: str | None = None,
         status: str | None = None,
         document_type: str | None = None,
         after: tuple[datetime, str] | None = None,
     ) -> list[DeclarationRecord]:
-        """The trader's declarations, newest first, keyset-paged by (received_at, id)."""
-        query = select(*_SUMMARY_COLUMNS).where(declarations.c.trader == trader)
+        """The trader's declarations (with `agency`: those routed there), newest first, keyset-paged
+        by (received_at, id). Neither: nothing (never every declaration by mistake)."""
+        if trader is None and agency is None:
+            return []
+        query = select(*_SUMMARY_COLUMNS)
+        if trader is not None:
+            query = query.where(declarations.c.trader == trader)
+        if agency is not None:
+            query = query.where(_routed_to(agency))
         if status is not None:
             query = query.where(declarations.c.status == status)
         if document_type is not None:
@@ -666,46 +677,15 @@ class OutboxRepository:
         return int((await self._connection.execute(query)).scalar_one())
 
 
-class ClientRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
-
-    async def add(self, client: Client, *, key_hash: str, key_prefix: str) -> None:
-        await self._connection.execute(
-            insert(api_clients).values(
-                id=client.id,
-                name=client.name,
-                role=client.role,
-                key_hash=key_hash,
-                key_prefix=key_prefix,
-                created_at=client.created_at,
-                expires_at=client.expires_at,
-            )
-        )
-
-    async def get(self, client_id: str) -> Client | None:
-        query = select(
-            api_clients.c.id,
-            api_clients.c.name,
-            api_clients.c.role,
-            api_clients.c.created_at,
-            api_clients.c.expires_at,
-            api_clients.c.revoked_at,
-        ).where(api_clients.c.id == client_id)
-        row = (await self._connection.execute(query)).mappings().first()
-        return Client(**row) if row else None
-
-    async def by_key_hash(self, key_hash: str) -> Client | None:
-        query = select(
-            api_clients.c.id,
-            api_clients.c.name,
-            api_clients.c.role,
-            api_clients.c.created_at,
-            api_clients.c.expires_at,
-            api_clients.c.revoked_at,
-        ).where(api_clients.c.key_hash == key_hash)
-        row = (await self._connection.execute(query)).mappings().first()
-        return Client(**row) if row else None
+def _routed_to(agency: str) -> ColumnElement[bool]:
+    """The declaration has an outbox row for `agency`: its own, or its lodgement's bulk event."""
+    return exists().where(
+        outbox.c.agency == agency,
+        or_(
+            outbox.c.declaration_id == declarations.c.id,
+            and_(declarations.c.bulk_id.is_not(None), outbox.c.bulk_id == declarations.c.bulk_id),
+        ),
+    )
 
 
 def _declaration_row(item: NewDeclaration) -> dict[str, Any]:

@@ -4,7 +4,8 @@
 - `status_history`: every status a declaration has had, in order.
 - `outbox`: one row per (declaration, target agency): the routed event's id and signed headers,
   written in the same transaction as the declaration and published by the relay.
-- `api_clients`: callers and their hashed API keys.
+- `api_clients`: callers, their role (and agency), and their hashed API keys: the current one and,
+  after a rotation, the previous one with the end of its grace period.
 - `agency_states`: each target agency's latest answer for a declaration.
 - `inbox`: the ids of agency answers already applied, so a redelivered answer changes nothing.
 - `amendments`: every version after the first (the first is the declaration's own `body`).
@@ -17,6 +18,10 @@ Webhooks (`gateway.webhooks`): `webhook_subscriptions` (a client's callback URLs
 (one per status-history row and subscription, unique, with its exact signed body and retry state),
 `webhook_attempts` (every HTTP attempt, the delivery log) and `webhook_cursors` (how far the fan-out
 has read `status_history`).
+
+Audit (`gateway.audit`): `audit_log` (every audited event; `seq`, `prev_hash` and `hash` stay empty
+until the chainer links the row into the hash chain) and `audit_checkpoints` (the chain head at
+intervals, signed by the gateway key).
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ __all__ = [
     "agency_states",
     "amendments",
     "api_clients",
+    "audit_checkpoints",
+    "audit_log",
     "batch_jobs",
     "batch_results",
     "bulk_lodgements",
@@ -99,6 +106,13 @@ api_clients = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime()),
     Column("revoked_at", UtcDateTime()),
+    Column("agency", String(32)),  # the agency an `agency` client reads for
+    # Rotation: the key before the current one, accepted until `previous_key_expires_at` (grace).
+    Column("previous_key_hash", String(64)),
+    Column("previous_key_prefix", String(16)),
+    Column("previous_key_expires_at", UtcDateTime()),
+    Column("key_created_at", UtcDateTime()),  # when the current key was issued (None: at creation)
+    Index("ix_api_clients_previous_key_hash", "previous_key_hash", unique=True),
 )
 
 bulk_lodgements = Table(
@@ -301,4 +315,35 @@ batch_results = Table(
     Column("status", String(16), nullable=False),
     Column("declaration_id", String(36)),
     Column("errors", JSON),
+)
+
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),  # insertion order, not chain order
+    Column("seq", BigInteger, unique=True),  # chain position, from 1: None until chained
+    Column("at", UtcDateTime(), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("actor", String(200)),
+    Column("subject", String(200)),
+    Column("data", JSON, nullable=False),
+    Column("prev_hash", String(64)),
+    Column("hash", String(64)),
+    Index(
+        "ix_audit_log_unchained",
+        "id",
+        sqlite_where=text("seq IS NULL"),
+        postgresql_where=text("seq IS NULL"),
+    ),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("kid", String(64), nullable=False),
+    Column("signature", Text, nullable=False),  # compact JWS over {"seq", "hash", "at"}
 )

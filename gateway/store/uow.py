@@ -16,10 +16,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from gateway.errors import ServiceUnavailable
+from gateway.store.audit import AuditRepository
 from gateway.store.batches import BatchRepository
+from gateway.store.clients import ClientRepository
 from gateway.store.repository import (
     AnswerRepository,
-    ClientRepository,
     DeclarationRepository,
     OutboxRepository,
 )
@@ -35,6 +36,7 @@ class UnitOfWork:
     answers: AnswerRepository
     webhooks: WebhookRepository
     batches: BatchRepository
+    audit: AuditRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -54,6 +56,7 @@ class UnitOfWork:
         self.answers = AnswerRepository(self._connection)
         self.webhooks = WebhookRepository(self._connection)
         self.batches = BatchRepository(self._connection)
+        self.audit = AuditRepository(self._connection)
         return self
 
     async def __aexit__(

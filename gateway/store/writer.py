@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import IntegrityError
 
+from gateway.audit import events as audit_events
 from gateway.errors import Conflict, GatewayError, ServiceUnavailable
 from gateway.store.records import NewDeclaration
 from gateway.store.uow import UnitOfWorkFactory
@@ -104,6 +105,7 @@ class SubmissionWriter:
     async def _insert(self, batch: list[NewDeclaration]) -> None:
         async with self._uow_factory() as uow:
             await uow.declarations.add_many(batch)
+            await uow.audit.add(audit_events.declarations_accepted(batch))
             await uow.commit()
 
 
