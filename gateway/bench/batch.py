@@ -168,10 +168,12 @@ def _all_routed(database: Path, *, timeout_s: float = 600) -> datetime:
 
 
 class _PeakRss:
-    """Samples the gateway's RSS (and its messaging process's) every 50 ms in a thread."""
+    """Samples the RSS of the gateway and of each of its child processes every 50 ms in a thread: the
+    messaging process (there from the start) and the batch reader (started for a large file)."""
 
     def __init__(self, process: psutil.Process) -> None:
         self._process = process
+        self._messaging = {child.pid for child in process.children()}
         self.mb: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -187,9 +189,14 @@ class _PeakRss:
     def _sample(self) -> None:
         while not self._stop.is_set():
             with contextlib.suppress(psutil.Error):
-                named = {"gateway (API, batch runner)": self._process}
+                named = {"gateway (API, batch writer)": self._process}
                 for child in self._process.children():
-                    named["messaging process (relay)"] = child
+                    label = (
+                        "messaging process (relay)"
+                        if child.pid in self._messaging
+                        else "batch reader process"
+                    )
+                    named[label] = child
                 for name, process in named.items():
                     self.mb[name] = max(self.mb.get(name, 0.0), process.memory_info().rss / 2**20)
             self._stop.wait(0.05)
