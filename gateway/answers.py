@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from gateway.contracts.bulk import BulkAnswer, BulkResponse
@@ -55,6 +56,30 @@ class AnswerService:
                 "answer %s from %s for %s %s", event_id, answer.agency, answer.declaration_id, outcome
             )
         return outcome
+
+    async def apply_many(self, answers: Sequence[tuple[str, AgencyResponse]]) -> list[str]:
+        """Apply several answers in order in ONE transaction (one write lock, one commit); each is
+        judged exactly as `apply` judges it, seeing the ones before it. An outcome for each."""
+        now = datetime.now(UTC)
+        outcomes: list[str] = []
+        async with self._uow_factory() as uow:
+            for event_id, answer in answers:
+                claimed = await uow.answers.claim(
+                    event_id, declaration_id=answer.declaration_id, at=now, outcome="applying"
+                )
+                if not claimed:
+                    outcomes.append("duplicate")
+                    continue
+                outcome = await self._apply(uow, answer, at=now)
+                await uow.answers.set_outcome(event_id, outcome[:200])
+                outcomes.append(outcome)
+            await uow.commit()
+        for (event_id, answer), outcome in zip(answers, outcomes, strict=True):
+            if outcome.startswith("refused"):
+                log.warning(
+                    "answer %s from %s for %s %s", event_id, answer.agency, answer.declaration_id, outcome
+                )
+        return outcomes
 
     async def _apply(self, uow: UnitOfWork, answer: AgencyResponse, *, at: datetime) -> str:
         state = await uow.answers.state(answer.declaration_id)

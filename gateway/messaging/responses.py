@@ -1,7 +1,9 @@
 """The response consumer: agency answers from `tsw.responses`, applied in order, offsets committed after.
 
-Each batch is applied record by record (`AnswerService.apply`, or `apply_bulk` for a bulk answer about
-many consignments; one transaction each) and only then
+Each fetched batch is applied in order, the single answers of a partition together in one transaction
+(`AnswerService.apply_many`: one write lock and one commit for the lot, which keeps the gateway's
+other writers from queueing behind a transaction per answer), a bulk answer about many consignments
+on its own (`apply_bulk`), and only then
 committed, so a crash re-reads at most one batch, whose answers the inbox recognises. A record that
 cannot be parsed is logged with its reason and skipped. If the database is down, the consumer is
 dropped and recreated after a back-off, re-reading from the last committed offset.
@@ -31,6 +33,8 @@ __all__ = ["ResponseConsumer"]
 log = logging.getLogger(__name__)
 
 ConsumerFactory = Callable[[], AIOKafkaConsumer]
+
+_ANSWERS_PER_TRANSACTION = 50
 
 
 class ResponseConsumer:
@@ -89,18 +93,44 @@ class ResponseConsumer:
             if consumer.assignment():
                 self.ready.set()
             for records in batch.values():
-                for record in records:
-                    await self._handle(record)
+                await self._apply_all(records)
             if batch:
                 await consumer.commit()
 
-    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _apply_all(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Apply a fetched batch in order: runs of single answers in one transaction each, a bulk
+        answer on its own."""
+        singles: list[tuple[str, AgencyResponse]] = []
+        for record in records:
+            parsed = self._parse(record)
+            if parsed is None:
+                continue
+            event_id, answer = parsed
+            if isinstance(answer, AgencyResponse):
+                singles.append((event_id, answer))
+                continue
+            await self._apply_singles(singles)
+            singles = []
+            self._count(await self._answers.apply_bulk(event_id, answer))
+        await self._apply_singles(singles)
+
+    async def _apply_singles(self, singles: list[tuple[str, AgencyResponse]]) -> None:
+        # At most `_ANSWERS_PER_TRANSACTION` at a time: the write lock is never held for long.
+        for start in range(0, len(singles), _ANSWERS_PER_TRANSACTION):
+            for outcome in await self._answers.apply_many(singles[start : start + _ANSWERS_PER_TRANSACTION]):
+                self._count(outcome)
+
+    def _count(self, outcome: str) -> None:
+        self._metrics.answers.labels(outcome.split(":", 1)[0]).inc()
+
+    def _parse(
+        self, record: ConsumerRecord[bytes, bytes]
+    ) -> tuple[str, AgencyResponse | BulkResponse] | None:
         try:
             headers = decode_headers(record.headers)
             if headers.type == BULK_RESPONSE_EVENT_TYPE:
-                bulk = BulkResponse.from_json(record.value or b"")
-            else:
-                answer = AgencyResponse.from_json(record.value or b"")
+                return headers.id, BulkResponse.from_json(record.value or b"")
+            return headers.id, AgencyResponse.from_json(record.value or b"")
         except (ValueError, UnicodeDecodeError) as exc:
             self._metrics.answers.labels("malformed").inc()
             log.error(
@@ -110,9 +140,4 @@ class ResponseConsumer:
                 record.offset,
                 exc,
             )
-            return
-        if headers.type == BULK_RESPONSE_EVENT_TYPE:
-            outcome = await self._answers.apply_bulk(headers.id, bulk)
-        else:
-            outcome = await self._answers.apply(headers.id, answer)
-        self._metrics.answers.labels(outcome.split(":", 1)[0]).inc()
+            return None
