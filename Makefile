@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: install run test test-unit lint bench bench-clearance clean
+.PHONY: install run test test-unit lint bench bench-clearance bench-batch clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench: install
 ## the WCO reference pack in ../shared/reference/wco-dms, or pass BENCH_ARGS="--pack DIR").
 bench-clearance: install
 	$(BIN)/tsw bench clearance $(BENCH_ARGS)
+
+bench-batch: install
+	$(BIN)/tsw bench batch $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache var .pytest_cache .mypy_cache .ruff_cache
