@@ -21,6 +21,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from gateway.audit import events as audit_events
@@ -183,6 +184,8 @@ class BatchProcessor:
                 audit_events.batch_finished(job.id, client=job.client_id, status=status, error=error, at=now)
             )
             await uow.commit()
+        # The results are in the database: the spooled upload has served its purpose.
+        await asyncio.to_thread(Path(job.spool_path).unlink, missing_ok=True)
         log.info("batch %s %s%s", job.id, status, f": {error}" if error else "")
 
 

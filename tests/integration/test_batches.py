@@ -101,6 +101,7 @@ async def test_json_lines_mixed(running: RunningGateway) -> None:
         "/v1/batches", content=body, headers={**forwarder, "Content-Type": "application/x-ndjson"}
     )
     assert again.status_code == 200 and again.json()["id"] == job["id"]
+    assert list(running.settings.batch_spool_dir.iterdir()) == []  # the job is done: no upload kept
     other = await running.add_client("other-forwarder", role="forwarder")
     assert (await running.http.get(f"/v1/batches/{job['id']}", headers=other)).status_code == 404
     assert (await running.http.get(f"/v1/batches/{job['id']}/results", headers=other)).status_code == 404
