@@ -41,20 +41,7 @@ class AnswerService:
 
     async def apply(self, event_id: str, answer: AgencyResponse) -> str:
         """Apply one answer; returns what happened ("applied: …", "duplicate", "refused: …")."""
-        now = datetime.now(UTC)
-        async with self._uow_factory() as uow:
-            claimed = await uow.answers.claim(
-                event_id, declaration_id=answer.declaration_id, at=now, outcome="applying"
-            )
-            if not claimed:
-                return "duplicate"
-            outcome = await self._apply(uow, answer, at=now)
-            await uow.answers.set_outcome(event_id, outcome[:200])
-            await uow.commit()
-        if outcome.startswith("refused"):
-            log.warning(
-                "answer %s from %s for %s %s", event_id, answer.agency, answer.declaration_id, outcome
-            )
+        [outcome] = await self.apply_many([(event_id, answer)])
         return outcome
 
     async def apply_many(self, answers: Sequence[tuple[str, AgencyResponse]]) -> list[str]:
@@ -171,15 +158,8 @@ class AnswerService:
 
     @staticmethod
     async def _record(uow: UnitOfWork, answer: AgencyResponse, *, at: datetime) -> None:
-        await uow.answers.record(
-            declaration_id=answer.declaration_id,
-            agency=answer.agency,
-            status=answer.status,
-            decision=answer.decision,
-            reference=answer.reference,
-            reason=answer.reason,
-            at=at,
-            response_event_id=answer.in_reply_to,
+        await uow.answers.record_many(
+            [_state_row(answer, agency=answer.agency, at=at, event_id=answer.in_reply_to)]
         )
 
 
@@ -214,7 +194,9 @@ def _detail(agency: str, decision: str, reason: str | None) -> str:
     return f"{agency}: {decision}" + (f" ({reason})" if reason else "")
 
 
-def _state_row(answer: BulkAnswer, *, agency: str, at: datetime, event_id: str) -> dict[str, object]:
+def _state_row(
+    answer: AgencyResponse | BulkAnswer, *, agency: str, at: datetime, event_id: str
+) -> dict[str, object]:
     return {
         "declaration_id": answer.declaration_id,
         "agency": agency,

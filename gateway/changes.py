@@ -168,7 +168,7 @@ class DeclarationChanges:
         )
         return routed_events(
             targets,
-            declaration_id=current.id,
+            subject=current.id,
             action="cancelled",
             version=current.version,
             at=at,
@@ -224,7 +224,7 @@ class DeclarationChanges:
             receipt = self._receipt(current, client, digest=digest, at=now, action="amended", version=version)
             events = routed_events(
                 targets,
-                declaration_id=current.id,
+                subject=current.id,
                 action="amended",
                 version=version,
                 at=now,

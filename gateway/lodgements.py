@@ -27,13 +27,12 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.audit import events as audit_events
 from gateway.contracts.bulk import BULK_EVENT_TYPE, CONSIGNMENT_COUNT_HEADER, bulk_value
-from gateway.contracts.events import EventHeaders, rfc3339
-from gateway.contracts.topics import route_topic
 from gateway.documents.problems import Problem
 from gateway.documents.receipts import RECEIPT_TYP, body_digest, build_receipt_payload
 from gateway.documents.signing import GatewayKeys
 from gateway.ids import new_id
 from gateway.metrics import Metrics
+from gateway.routing import routed_events
 from gateway.store.records import BulkLodgement, Client, NewDeclaration, OutboxEvent
 from gateway.store.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -200,31 +199,19 @@ class LodgementService:
     def _bulk_events(
         self, lodgement_id: str, value: bytes, *, count: int, at: datetime
     ) -> tuple[OutboxEvent, ...]:
-        signature = self._keys.sign_detached(value)
-        events = []
-        for agency in self._routes:
-            event_id = new_id()
-            headers = EventHeaders(
-                id=event_id,
-                source=self._event_source,
-                type=BULK_EVENT_TYPE,
-                subject=lodgement_id,
-                time=rfc3339(at),
-                content_type="application/json",
-                signature=signature,
-                document_type=LVC_DOCUMENT_TYPE,
-            ).as_dict()
-            headers[CONSIGNMENT_COUNT_HEADER] = str(count)
-            events.append(
-                OutboxEvent(
-                    event_id=event_id,
-                    agency=agency,
-                    topic=route_topic(agency),
-                    headers=headers,
-                    action="bulk",
-                )
-            )
-        return tuple(events)
+        return routed_events(
+            self._routes,
+            subject=lodgement_id,
+            action="bulk",
+            version=None,
+            at=at,
+            media_type="application/json",
+            signature=self._keys.sign_detached(value),
+            document_type=LVC_DOCUMENT_TYPE,
+            source=self._event_source,
+            ce_type=BULK_EVENT_TYPE,
+            extra_headers={CONSIGNMENT_COUNT_HEADER: str(count)},
+        )
 
 
 def _sort_out(

@@ -6,7 +6,7 @@ detached signature over the value it will publish.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from gateway.contracts.events import EventHeaders, event_type, rfc3339
@@ -20,25 +20,29 @@ __all__ = ["routed_events"]
 def routed_events(
     agencies: Iterable[str],
     *,
-    declaration_id: str,
+    subject: str,
     action: str,
-    version: int,
+    version: int | None,
     at: datetime,
     media_type: str,
     signature: str,
     document_type: str,
     source: str,
     body: bytes | None = None,
+    ce_type: str | None = None,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> tuple[OutboxEvent, ...]:
-    """One event per agency; `body` None means the declaration's own (first) body."""
+    """One event per agency about `subject` (a declaration, or a lodgement of consignments); `body`
+    None means a declaration's own (first) body, or a lodgement's bulk value. `ce_type` defaults to
+    `event_type(action)`; `version` None leaves the version header out."""
     events = []
     for agency in agencies:
         event_id = new_id()
         headers = EventHeaders(
             id=event_id,
             source=source,
-            type=event_type(action),
-            subject=declaration_id,
+            type=ce_type or event_type(action),
+            subject=subject,
             time=rfc3339(at),
             content_type=media_type,
             signature=signature,
@@ -50,9 +54,9 @@ def routed_events(
                 event_id=event_id,
                 agency=agency,
                 topic=route_topic(agency),
-                headers=headers.as_dict(),
+                headers={**headers.as_dict(), **(extra_headers or {})},
                 action=action,
-                version=version,
+                version=version or 1,
                 body=body,
             )
         )

@@ -145,7 +145,7 @@ class SubmissionService:
         media_type = MEDIA_TYPES[document.format]
         events = routed_events(
             document.pack.routes,
-            declaration_id=declaration_id,
+            subject=declaration_id,
             action="submitted",
             version=1,
             at=received_at,

@@ -40,6 +40,13 @@ router = APIRouter(
 )
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+
+def _problems(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses`: each status with its description, answered as problem+json."""
+    return {code: {"description": text, **_PROBLEM} for code, text in descriptions.items()}
+
+
 _DOCUMENT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -56,9 +63,8 @@ _DOCUMENT_BODY: dict[str, Any] = {
     status_code=202,
     response_model=DeclarationAccepted,
     summary="Submit a declaration (XML or JSON); answers with a signed receipt",
-    responses={
-        code: {"description": text, **_PROBLEM}
-        for code, text in {
+    responses=_problems(
+        {
             400: "Malformed or unsafe document (DOCTYPE, entities, broken XML/JSON)",
             401: "Missing or unknown API key",
             403: "The role may not submit",
@@ -67,8 +73,8 @@ _DOCUMENT_BODY: dict[str, Any] = {
             415: "Neither application/xml nor application/json",
             422: "Document invalid: every problem with code, path and message",
             503: "Database unavailable; retry later",
-        }.items()
-    },
+        }
+    ),
     openapi_extra=_DOCUMENT_BODY,
 )
 async def submit_declaration(
@@ -152,9 +158,8 @@ async def list_declarations(
     status_code=202,
     response_model=AmendmentAccepted,
     summary="Amend a declaration still under decision: a new version of the document, of the same type",
-    responses={
-        code: {"description": text, **_PROBLEM}
-        for code, text in {
+    responses=_problems(
+        {
             400: "Malformed or unsafe document",
             401: "Missing or unknown API key",
             403: "The role may not amend",
@@ -164,8 +169,8 @@ async def list_declarations(
             415: "Neither application/xml nor application/json",
             422: "Document invalid, or of another type than the declaration",
             503: "Database unavailable; retry later",
-        }.items()
-    },
+        }
+    ),
     openapi_extra=_DOCUMENT_BODY,
 )
 async def amend_declaration(
@@ -202,9 +207,8 @@ async def amend_declaration(
     status_code=202,
     response_model=CancellationAccepted,
     summary="Cancel a declaration still under decision; every target agency is told",
-    responses={
-        code: {"description": text, **_PROBLEM}
-        for code, text in {
+    responses=_problems(
+        {
             400: "Malformed JSON body",
             401: "Missing or unknown API key",
             403: "The role may not cancel",
@@ -212,8 +216,8 @@ async def amend_declaration(
             409: "The declaration already has a final status (cleared, held, rejected or cancelled)",
             415: "A body that is not application/json",
             422: "Invalid body (e.g. a reason over 500 characters)",
-        }.items()
-    },
+        }
+    ),
     openapi_extra={
         "requestBody": {
             "required": False,

@@ -123,15 +123,15 @@ class BatchProcessor:
                 await asyncio.sleep(0)
 
     def _document_chunks(self, records: Iterator[RawRecord], client: Client) -> Iterator[_Chunk]:
-        chunk = _Chunk([], 0, [], [])
+        results: list[dict[str, Any]] = []
+        accepted: list[NewDeclaration] = []
         for record in records:
-            chunk.results.append(self._document_result(record, client, chunk.declarations))
-            chunk = _Chunk(chunk.results, record.position, chunk.declarations, [])
-            if len(chunk.results) >= self._chunk_records:
-                yield chunk
-                chunk = _Chunk([], 0, [], [])
-        if chunk.results:
-            yield chunk
+            results.append(self._document_result(record, client, accepted))
+            if len(results) >= self._chunk_records:
+                yield _Chunk(results, record.position, accepted, [])
+                results, accepted = [], []
+        if results:
+            yield _Chunk(results, results[-1]["position"], accepted, [])
 
     def _document_result(
         self, record: RawRecord, client: Client, accepted: list[NewDeclaration]

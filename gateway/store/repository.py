@@ -323,16 +323,21 @@ class DeclarationRepository:
 
     async def mark_routed(self, declaration_ids: Sequence[str], *, at: datetime) -> list[str]:
         """Move to ROUTED those still ACCEPTED whose every outbox row is published; returns their ids."""
-        still_pending = exists().where(
+        pending = exists().where(
             outbox.c.declaration_id == declarations.c.id, outbox.c.published_at.is_(None)
         )
+        return await self._mark_routed(declarations.c.id.in_(declaration_ids), ~pending, at=at)
+
+    async def mark_bulk_routed(self, bulk_ids: Sequence[str], *, at: datetime) -> int:
+        """Move to ROUTED the consignments still ACCEPTED of each lodgement whose every bulk event is
+        published; returns how many moved."""
+        pending = exists().where(outbox.c.bulk_id == declarations.c.bulk_id, outbox.c.published_at.is_(None))
+        return len(await self._mark_routed(declarations.c.bulk_id.in_(bulk_ids), ~pending, at=at))
+
+    async def _mark_routed(self, *conditions: ColumnElement[bool], at: datetime) -> list[str]:
         statement = (
             update(declarations)
-            .where(
-                declarations.c.id.in_(declaration_ids),
-                declarations.c.status == Status.ACCEPTED,
-                ~still_pending,
-            )
+            .where(*conditions, declarations.c.status == Status.ACCEPTED)
             .values(status=Status.ROUTED, updated_at=at)
             .returning(declarations.c.id)
         )
@@ -343,28 +348,6 @@ class DeclarationRepository:
                 [{"declaration_id": item, "status": Status.ROUTED, "at": at} for item in routed],
             )
         return routed
-
-    async def mark_bulk_routed(self, bulk_ids: Sequence[str], *, at: datetime) -> int:
-        """Move to ROUTED the consignments still ACCEPTED of each lodgement whose every bulk event is
-        published; returns how many moved."""
-        still_pending = exists().where(
-            outbox.c.bulk_id == declarations.c.bulk_id, outbox.c.published_at.is_(None)
-        )
-        statement = (
-            update(declarations)
-            .where(
-                declarations.c.bulk_id.in_(bulk_ids), declarations.c.status == Status.ACCEPTED, ~still_pending
-            )
-            .values(status=Status.ROUTED, updated_at=at)
-            .returning(declarations.c.id)
-        )
-        routed = list((await self._connection.execute(statement)).scalars())
-        if routed:
-            await self._connection.execute(
-                insert(status_history),
-                [{"declaration_id": item, "status": Status.ROUTED, "at": at} for item in routed],
-            )
-        return len(routed)
 
     async def _history(self, declaration_id: str) -> list[HistoryEntry]:
         query = (
@@ -463,54 +446,17 @@ class AnswerRepository:
 
     async def targets(self, declaration_id: str) -> tuple[list[str], bool]:
         """The declaration's target agencies (in routing order) and whether all its events are published."""
-        query = (
-            select(outbox.c.agency, outbox.c.published_at)
-            .where(outbox.c.declaration_id == declaration_id)
-            .order_by(outbox.c.id)
-        )
-        rows = (await self._connection.execute(query)).all()
-        agencies = list(dict.fromkeys(row.agency for row in rows))
-        return agencies, all(row.published_at is not None for row in rows)
-
-    async def record(
-        self,
-        *,
-        declaration_id: str,
-        agency: str,
-        status: str,
-        decision: str,
-        reference: str | None,
-        reason: str | None,
-        at: datetime,
-        response_event_id: str,
-    ) -> None:
-        values = {
-            "status": status,
-            "decision": decision,
-            "reference": reference,
-            "reason": reason,
-            "at": at,
-            "response_event_id": response_event_id,
-        }
-        updated = await self._connection.execute(
-            update(agency_states)
-            .where(agency_states.c.declaration_id == declaration_id, agency_states.c.agency == agency)
-            .values(**values)
-        )
-        if updated.rowcount == 0:
-            await self._connection.execute(
-                insert(agency_states).values(declaration_id=declaration_id, agency=agency, **values)
-            )
+        return await self._targets(outbox.c.declaration_id == declaration_id)
 
     async def bulk_targets(self, bulk_id: str) -> tuple[list[str], bool]:
         """A lodgement's target agencies and whether every one of its bulk events is published."""
-        query = (
-            select(outbox.c.agency, outbox.c.published_at)
-            .where(outbox.c.bulk_id == bulk_id)
-            .order_by(outbox.c.id)
-        )
+        return await self._targets(outbox.c.bulk_id == bulk_id)
+
+    async def _targets(self, events: ColumnElement[bool]) -> tuple[list[str], bool]:
+        query = select(outbox.c.agency, outbox.c.published_at).where(events).order_by(outbox.c.id)
         rows = (await self._connection.execute(query)).all()
-        return list(dict.fromkeys(row.agency for row in rows)), all(row.published_at for row in rows)
+        agencies = list(dict.fromkeys(row.agency for row in rows))
+        return agencies, all(row.published_at is not None for row in rows)
 
     async def bulk_states(self, bulk_id: str, declaration_ids: Collection[str]) -> dict[str, str]:
         """The status of each of these declarations that belongs to the lodgement, locked on PostgreSQL."""

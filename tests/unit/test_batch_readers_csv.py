@@ -10,28 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.batches.readers import MEDIA_CSV, BatchFileError, RawRecord, ReaderLimits, open_reader
+from gateway.ecommerce.columns import COLUMNS
 
-COLUMNS = (
-    "consignment_ref",
-    "platform",
-    "order_ref",
-    "tracking_no",
-    "seller_name",
-    "seller_country",
-    "buyer_name",
-    "buyer_id_ref",
-    "consignee_address",
-    "destination_country",
-    "description",
-    "hs_code",
-    "quantity",
-    "unit",
-    "value",
-    "currency",
-    "gross_weight_kg",
-    "origin_country",
-    "transport_mode",
-)
 HEADER = ",".join(COLUMNS).encode() + b"\n"
 LIMITS = ReaderLimits(max_line_bytes=600, max_field_bytes=100)
 

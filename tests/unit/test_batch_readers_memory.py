@@ -17,16 +17,12 @@ import psutil
 import pytest
 
 from gateway.batches.readers import RawRecord, ReaderLimits, open_reader
+from gateway.ecommerce.columns import COLUMNS
 
 pytestmark = pytest.mark.slow  # seconds each: tracemalloc slows every allocation down
 
 LINES = 50_000  # tracemalloc makes every allocation slow: enough lines to show a leak, no more
 PEAK_BYTES = 2 * 1024 * 1024
-COLUMNS = (
-    *("consignment_ref", "platform", "order_ref", "tracking_no", "seller_name", "seller_country"),
-    *("buyer_name", "buyer_id_ref", "consignee_address", "destination_country", "description", "hs_code"),
-    *("quantity", "unit", "value", "currency", "gross_weight_kg", "origin_country", "transport_mode"),
-)
 
 
 def _csv_rows() -> Iterator[str]:
