@@ -11,9 +11,18 @@ __all__ = ["ScenarioReport"]
 class ScenarioReport:
     """The outcome of one scenario run.
 
-    `accepted` counts 202 answers; `routed` the accepted declarations found on their agencies'
-    topics afterwards; `lost` the accepted ones never routed (must be 0); `duplicated` the declarations
-    routed under more than one event id, or one event id delivered more than once to an agency.
+    `accepted` counts declarations a 202 was read for (each once, a replayed Idempotency-Key
+    included); `routed` the accepted declarations found on every target agency's topic afterwards;
+    `lost` the accepted ones missing from at least one of those topics (must be 0); `duplicated` the
+    declarations an agency would receive twice even with its adapter dropping repeated event ids: routed
+    to one agency under more than one event id (must be 0).
+
+    `republished` counts records on a topic that repeat an event id already there (a relay that died
+    between Kafka's acknowledgement and its own commit sends the batch again, same ids): harmless,
+    since adapters deduplicate by `ce_id`, but reported. `connection_errors` counts requests whose
+    connection broke before an answer (each retried with its Idempotency-Key); `in_doubt` the
+    submissions never answered at all (their fate is unknown to the client, so they are neither
+    accepted nor lost). `checks` holds a scenario's own properties ("202s throughout": True).
     """
 
     name: str
@@ -25,7 +34,19 @@ class ScenarioReport:
     lost: int = 0
     duplicated: int = 0
     notes: list[str] = field(default_factory=list)
+    republished: int = 0
+    connection_errors: int = 0
+    in_doubt: int = 0
+    longest_accept_gap_s: float | None = None  # longest wait between two 202s during the load
+    checks: dict[str, bool] = field(default_factory=dict)
+    elapsed_s: float = 0.0
 
     @property
     def passed(self) -> bool:
-        return self.lost == 0 and self.duplicated == 0 and self.accepted > 0 and self.routed == self.accepted
+        return (
+            self.lost == 0
+            and self.duplicated == 0
+            and self.accepted > 0
+            and self.routed == self.accepted
+            and all(self.checks.values())
+        )
