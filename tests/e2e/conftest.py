@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -30,12 +31,22 @@ def tsw(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Compl
 
 @pytest.fixture
 def served(tmp_path: Path, kafka: LocalKafka) -> Iterator[tuple[str, dict[str, str]]]:
+    with serve_gateway(tmp_path, kafka) as served:
+        yield served
+
+
+@contextmanager
+def serve_gateway(
+    tmp_path: Path, kafka: LocalKafka, **extra_env: str
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """`tsw serve` on a free port in `tmp_path` (its URL and environment); `extra_env` tunes it."""
     env = {
         **os.environ,
         "TSW_DATA_DIR": str(tmp_path),
         "TSW_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "TSW_SCHEMA_PACKS": str(WCO_DIR),
         "TSW_MAX_BODY_BYTES": str(256 * 1024),
+        **extra_env,
     }
     env.pop("TSW_DATABASE_URL", None)
     port = free_port()
