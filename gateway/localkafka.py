@@ -187,21 +187,38 @@ class LocalKafka:
         """
         deadline = time.monotonic() + timeout_s
         with _file_lock(self._data_dir / ".start.lock"):
-            if self.is_running():
-                self._await_answer(deadline, timeout_s=timeout_s, launched=False)
-                return
-            self._clear_pid()
-            if self.answers():
-                raise LocalKafkaError(
-                    f"{self.bootstrap_servers} already answers Kafka requests, but not from the broker"
-                    f" of {self._data_dir}: stop that broker or use another port"
-                )
-            java = _require_tool("java", "Kafka 4 needs Java 17 or newer")
-            lib_dir = self.fetch()
-            self._write_config()
-            self._format_storage(java, lib_dir)
-            self._launch(java, lib_dir)
-            self._await_answer(deadline, timeout_s=timeout_s, launched=True)
+            launched = self._launch_unless_running()
+            self._await_answer(deadline, timeout_s=timeout_s, launched=launched)
+
+    def launch(self) -> None:
+        """Fetch, configure, format (first time only) and launch, without waiting for an answer.
+
+        For a node of a cluster (`gateway.localkafka_cluster`), which answers only once a quorum of
+        its peers runs: launch them all, then `wait_until_answering` on each.
+        """
+        with _file_lock(self._data_dir / ".start.lock"):
+            self._launch_unless_running()
+
+    def wait_until_answering(self, *, timeout_s: float = 90.0) -> None:
+        """Wait until the launched broker answers; stop it and raise `LocalKafkaError` if it does not."""
+        self._await_answer(time.monotonic() + timeout_s, timeout_s=timeout_s, launched=True)
+
+    def _launch_unless_running(self) -> bool:
+        """Launch the broker unless this data dir's already runs; True when it was launched now."""
+        if self.is_running():
+            return False
+        self._clear_pid()
+        if self.answers():
+            raise LocalKafkaError(
+                f"{self.bootstrap_servers} already answers Kafka requests, but not from the broker"
+                f" of {self._data_dir}: stop that broker or use another port"
+            )
+        java = _require_tool("java", "Kafka 4 needs Java 17 or newer")
+        lib_dir = self.fetch()
+        self._write_config()
+        self._format_storage(java, lib_dir)
+        self._launch(java, lib_dir)
+        return True
 
     def stop(self, *, timeout_s: float = 30.0) -> None:
         """Shut the broker down cleanly (SIGTERM), SIGKILL it after `timeout_s`; no-op if not running."""
@@ -286,9 +303,14 @@ class LocalKafka:
         command = [
             *(java, "-Xmx128m", f"-Dlog4j2.configurationFile={self._log4j_file}"),
             *("-cp", f"{lib_dir}/*", _STORAGE_TOOL, "format"),
-            *("-t", self._cluster_id_for_format(), "-c", str(self._props_file), "--standalone"),
+            *("-t", self._cluster_id_for_format(), "-c", str(self._props_file), *self._quorum_format_args()),
         ]
         _run(command, what="formatting the Kafka storage", timeout_s=_FORMAT_TIMEOUT_S)
+
+    def _quorum_format_args(self) -> tuple[str, ...]:
+        """How the KRaft voter set is formed: this node alone (a cluster's nodes name their voters in
+        ``controller.quorum.voters`` instead)."""
+        return ("--standalone",)
 
     def _cluster_id_for_format(self) -> str:
         path = self._data_dir / "cluster.id"
