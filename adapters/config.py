@@ -69,6 +69,9 @@ class AdapterSettings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=10_000, ge=6_000)
     kafka_max_poll_interval_ms: int = Field(default=300_000, gt=0)
     max_poll_records: int = Field(default=100, ge=1)
+    max_in_flight: int = Field(
+        default=32, ge=1, description="Deliveries to the back-end at once (different declarations)."
+    )
     max_message_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     topic_partitions: int = Field(default=3, ge=1, description="For topics the adapter has to create.")

@@ -7,6 +7,9 @@ or a dead letter) and whether that record was acknowledged by Kafka. The worker'
 2. publish it and wait for Kafka's acknowledgement; **mark** it published here;
 3. commit the routed record's offset.
 
+The worker does each step for a whole fetched batch at once (`get_many`, `record_many`,
+`mark_published_many`): one transaction, so one fsync, per step and batch rather than per record.
+
 So a redelivered event (the adapter died before 3, or a rebalance moved the partition) is found here:
 if it was recorded but not marked, the same record (same bytes, same deterministic response ``ce_id``)
 is published again; if marked, nothing is republished. Either way the agency is not called a second
@@ -23,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,7 +39,7 @@ import orjson
 from adapters.errors import StoreUnavailable
 from adapters.records import OutgoingRecord
 
-__all__ = ["DedupeStore", "HandledEvent", "OutcomeKind"]
+__all__ = ["DedupeStore", "HandledEvent", "Outcome", "OutcomeKind"]
 
 _T = TypeVar("_T")
 OutcomeKind = Literal["response", "dead-letter"]
@@ -56,6 +59,17 @@ CREATE TABLE IF NOT EXISTS handled_events (
 );
 CREATE INDEX IF NOT EXISTS handled_events_published_at ON handled_events (published_at);
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A decided outcome to remember: the record published for routed event `event_id`."""
+
+    event_id: str
+    declaration_id: str
+    outcome: OutcomeKind
+    response_id: str | None
+    record: OutgoingRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +111,13 @@ class DedupeStore:
             executor.shutdown(wait=False)
 
     async def get(self, event_id: str) -> HandledEvent | None:
-        return await self._call(partial(self._get, event_id))
+        return (await self.get_many([event_id])).get(event_id)
+
+    async def get_many(self, event_ids: Sequence[str]) -> dict[str, HandledEvent]:
+        """The handled events among `event_ids`, by event id."""
+        if not event_ids:
+            return {}
+        return await self._call(partial(self._get_many, list(event_ids)))
 
     async def record(
         self,
@@ -109,21 +129,36 @@ class DedupeStore:
         record: OutgoingRecord,
     ) -> None:
         """Remember the decided outcome of `event_id` (a second call for the same id keeps the first)."""
-        row = (
-            event_id,
-            declaration_id,
-            outcome,
-            response_id,
-            record.topic,
-            record.key,
-            record.value,
-            _encode_headers(record.headers),
-            _now(),
-        )
-        await self._call(partial(self._execute, _INSERT, row))
+        await self.record_many([Outcome(event_id, declaration_id, outcome, response_id, record)])
+
+    async def record_many(self, outcomes: Sequence[Outcome]) -> None:
+        """Remember several decided outcomes in one transaction (as `record` does each)."""
+        if not outcomes:
+            return
+        now = _now()
+        rows = [
+            (
+                o.event_id,
+                o.declaration_id,
+                o.outcome,
+                o.response_id,
+                o.record.topic,
+                o.record.key,
+                o.record.value,
+                _encode_headers(o.record.headers),
+                now,
+            )
+            for o in outcomes
+        ]
+        await self._call(partial(self._execute_many, _INSERT, rows))
 
     async def mark_published(self, event_id: str) -> None:
-        await self._call(partial(self._execute, _MARK, (_now(), event_id)))
+        await self.mark_published_many([event_id])
+
+    async def mark_published_many(self, event_ids: Sequence[str]) -> None:
+        if event_ids:
+            now = _now()
+            await self._call(partial(self._execute_many, _MARK, [(now, i) for i in event_ids]))
 
     async def prune(self, *, older_than: timedelta) -> int:
         """Forget events published before now - `older_than`; returns how many."""
@@ -165,19 +200,35 @@ class DedupeStore:
     def _execute(self, sql: str, parameters: tuple[object, ...]) -> int:
         return self._db().execute(sql, parameters).rowcount
 
-    def _get(self, event_id: str) -> HandledEvent | None:
-        row = self._db().execute(_SELECT, (event_id,)).fetchone()
-        if row is None:
-            return None
-        declaration_id, outcome, response_id, topic, key, value, headers, published_at = row
-        return HandledEvent(
-            event_id=event_id,
-            declaration_id=declaration_id,
-            outcome=outcome,
-            response_id=response_id,
-            record=OutgoingRecord(topic=topic, key=key, value=value, headers=_decode_headers(headers)),
-            published=published_at is not None,
-        )
+    def _execute_many(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(sql, rows)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _get_many(self, event_ids: list[str]) -> dict[str, HandledEvent]:
+        found: dict[str, HandledEvent] = {}
+        db = self._db()
+        for start in range(0, len(event_ids), _IDS_PER_QUERY):
+            chunk = event_ids[start : start + _IDS_PER_QUERY]
+            query = _SELECT_MANY.format(marks=", ".join("?" * len(chunk)))
+            for row in db.execute(query, chunk):
+                event_id, declaration_id, outcome, response_id, topic, key, value, headers, published_at = row
+                found[event_id] = HandledEvent(
+                    event_id=event_id,
+                    declaration_id=declaration_id,
+                    outcome=outcome,
+                    response_id=response_id,
+                    record=OutgoingRecord(
+                        topic=topic, key=key, value=value, headers=_decode_headers(headers)
+                    ),
+                    published=published_at is not None,
+                )
+        return found
 
 
 _INSERT = (
@@ -186,10 +237,12 @@ _INSERT = (
 )
 _MARK = "UPDATE handled_events SET published_at = ? WHERE event_id = ? AND published_at IS NULL"
 _PRUNE = "DELETE FROM handled_events WHERE published_at IS NOT NULL AND published_at < ?"
-_SELECT = (
-    "SELECT declaration_id, outcome, response_id, topic, record_key, record_value, record_headers,"
-    " published_at FROM handled_events WHERE event_id = ?"
+_SELECT_MANY = (
+    "SELECT event_id, declaration_id, outcome, response_id, topic, record_key, record_value,"
+    " record_headers, published_at FROM handled_events WHERE event_id IN ({marks})"
 )
+#: Below SQLite's default limit of bound parameters per statement.
+_IDS_PER_QUERY = 500
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 

@@ -1,11 +1,12 @@
 """`AgencyAdapter`: one agency's adapter process, from `tsw.route.<agency>` to `tsw.responses`.
 
 One consumer group per agency (``tsw-adapter-<agency>``) reads the agency's routed topic with
-auto-commit off. Records are handled one at a time, in offset order per partition, by a
-`RecordHandler`; only when a record's outcome (the agency's response, or a dead letter) is
-acknowledged by Kafka and recorded in the dedupe store is its offset committed, one record at a time.
-A crash anywhere before that commit redelivers the record, which the dedupe store (and the agency's
-own idempotency by ``submission_id``) turn into "handled once".
+auto-commit off. Each fetched batch of a partition goes to a `RecordHandler` (records about
+different declarations concurrently, those about one declaration in offset order); only when every
+outcome of the batch (the agency's responses, or dead letters) is acknowledged by Kafka and recorded
+in the dedupe store is the offset after the batch committed, once. A crash anywhere before that commit
+redelivers the batch, which the dedupe store (and the agency's own idempotency by
+``submission_id``) turn into "handled once".
 
 Lifecycle (aiokafka's habit; each is safe to call twice):
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -91,6 +93,7 @@ class AgencyAdapter:
             publish=self._publish,
             backoff=self._backoff,
             wait=self._wait,
+            max_in_flight=settings.max_in_flight,
         )
         self._consumer: RoutedConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -197,18 +200,17 @@ class AgencyAdapter:
     async def _handle_partition(
         self, consumer: RoutedConsumer, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
     ) -> None:
-        for record in records:
-            if self._stopping.is_set():
-                raise Stopping("the adapter is stopping")
-            if not consumer.owns(tp):
-                log.info("%s was revoked; its uncommitted records go to its new owner", tp)
-                return
-            result = await self._handler.handle(record)
-            consumer.resume()
+        if self._stopping.is_set():
+            raise Stopping("the adapter is stopping")
+        if not consumer.owns(tp):
+            log.info("%s was revoked; its uncommitted records go to its new owner", tp)
+            return
+        results = await self._handler.handle_batch(records)
+        consumer.resume()
+        for result in results:
             self.stats.results[result] += 1
-            if not await self._commit(consumer, tp, record.offset + 1):
-                return
-            self.stats.committed += 1
+        if await self._commit(consumer, tp, records[-1].offset + 1):
+            self.stats.committed += len(records)
 
     async def _commit(self, consumer: RoutedConsumer, tp: TopicPartition, offset: int) -> bool:
         return await retry_until_done(
@@ -227,12 +229,16 @@ class AgencyAdapter:
             raise Stopping("the adapter is not started")
         return self._consumer
 
-    async def _publish(self, record: OutgoingRecord) -> None:
-        if self._producer is None:
+    async def _publish(self, records: Sequence[OutgoingRecord]) -> None:
+        """Send `records` in order (one produce request where they fit) and wait for every ack."""
+        producer = self._producer
+        if producer is None:
             raise Stopping("the adapter is not started")
-        await self._producer.send_and_wait(
-            record.topic, value=record.value, key=record.key, headers=list(record.headers)
-        )
+        acks = [
+            await producer.send(r.topic, value=r.value, key=r.key, headers=list(r.headers)) for r in records
+        ]
+        if acks:
+            await asyncio.gather(*acks)
 
     async def _wait(self, delay_s: float) -> None:
         """Sleep `delay_s`, keeping the consumer in its group; `Stopping` as soon as stop() is called."""

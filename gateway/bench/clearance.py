@@ -61,6 +61,7 @@ class _Phase:
     refused: Counter[int] = field(default_factory=Counter)
     first_due: float | None = None
     last_answered: float = 0.0
+    cpu_s: dict[str, float] = field(default_factory=dict)  # per process, from the start to the drain
 
     def record(self, answer: Answer) -> None:
         self.first_due = answer.due if self.first_due is None else min(self.first_due, answer.due)
@@ -90,6 +91,7 @@ class ClearanceResult:
     post_s: list[float]  # POST due -> 202
     not_cleared: dict[str, int]  # last status seen -> how many
     rss_mb: dict[str, float]
+    cpu_ms_per_declaration: dict[str, float]  # per process, over the measured phase and its drain
     events: int
 
     @property
@@ -155,6 +157,9 @@ async def _measure(
             Counter(watch.status.get(i, "no event") for i in phase.accepted_at if i not in watch.cleared_at)
         ),
         rss_mb=rss,
+        cpu_ms_per_declaration={
+            name: 1000 * used / max(1, len(phase.accepted_at)) for name, used in phase.cpu_s.items()
+        },
         events=watch.events,
     )
 
@@ -178,8 +183,10 @@ async def _warm_up_then_measure(
             " run again with --work-dir DIR to keep the logs"
         )
     console.print(f"measuring: {options.rate:g}/s for {options.seconds:g} s")
+    cpu_before = stack.cpu_s()
     phase = await _paced_phase(target, workload, rate=options.rate, seconds=options.seconds)
     await watch.wait_final(phase.accepted_at, timeout_s=options.timeout_s)
+    phase.cpu_s = {name: used - cpu_before.get(name, 0.0) for name, used in stack.cpu_s().items()}
     return phase
 
 

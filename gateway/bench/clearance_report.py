@@ -24,6 +24,7 @@ def report_clearance(console: Console, result: ClearanceResult) -> None:
     console.print(_latency_table(result))
     memory = ", ".join(f"{name} {mb:.0f} MB" for name, mb in result.rss_mb.items())
     console.print(f"RSS at the end of the run: {memory}")
+    console.print(_cpu_line(result.cpu_ms_per_declaration))
     console.print(
         f"document {workload.path.name} ({workload.pack.id}, routed to {', '.join(workload.routes)});"
         f" {options.warmup_s:g} s warm-up not counted; {result.events} status events received"
@@ -65,6 +66,14 @@ def _latency_table(result: ClearanceResult) -> Table:
     ):
         table.add_row(name, str(len(values)), *_quantiles(values))
     return table
+
+
+def _cpu_line(per_declaration_ms: dict[str, float]) -> str:
+    """Where the CPU goes: on two cores, the total bounds the rate the machine can sustain."""
+    parts = ", ".join(
+        f"{name} {ms:.1f}" for name, ms in sorted(per_declaration_ms.items(), key=lambda i: -i[1])
+    )
+    return f"CPU per declaration (ms, measured phase): total {sum(per_declaration_ms.values()):.1f}: {parts}"
 
 
 def _quantiles(values: Sequence[float]) -> list[str]:

@@ -12,8 +12,8 @@ processes, which is how a run is tuned (`TSW_RELAY_IDLE_POLL_MS=5 tsw bench clea
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psutil
@@ -35,6 +35,7 @@ class RunningStack:
     port: int
     api_key: str
     gateway: psutil.Process
+    others: Mapping[str, psutil.Process] = field(default_factory=dict)  # the broker, adapters, simulators
 
     @property
     def url(self) -> str:
@@ -48,6 +49,20 @@ class RunningStack:
                 if "resource_tracker" not in " ".join(child.cmdline()):
                     found["gateway (messaging)"] = rss_mb(child)
         return found
+
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds (user + system) used so far by each process of the stack, by name."""
+        processes = {"gateway (HTTP API)": self.gateway, **self.others}
+        for child in self.gateway.children():
+            with contextlib.suppress(psutil.Error):
+                if "resource_tracker" not in " ".join(child.cmdline()):
+                    processes["gateway (messaging)"] = child
+        used: dict[str, float] = {}
+        for name, process in processes.items():
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                used[name] = times.user + times.system
+        return used
 
 
 @contextlib.contextmanager
@@ -75,7 +90,8 @@ def whole_stack(
             agencies=agencies,
             console=console,
         ) as running:
-            yield running
+            broker = {} if kafka.pid is None else {"Kafka broker": psutil.Process(kafka.pid)}
+            yield replace(running, others={**running.others, **broker})
     finally:
         kafka.stop()
 
@@ -102,6 +118,14 @@ def _gateway_and_agencies(
         services.start()
         try:
             services.wait_healthy()
-            yield RunningStack(port, api_key, process)
+            yield RunningStack(port, api_key, process, others=_service_processes(services))
         finally:
             services.stop()
+
+
+def _service_processes(services: LocalServices) -> dict[str, psutil.Process]:
+    return {
+        service.name: psutil.Process(service.process.pid)
+        for service in services.services
+        if service.process is not None
+    }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -216,8 +216,8 @@ async def rig(tmp_path: Path, keys: Any) -> AsyncIterator[Rig]:
         transport=httpx.MockTransport(agency),
     )
 
-    async def publish(record: OutgoingRecord) -> None:
-        published.append(record)
+    async def publish(records: Sequence[OutgoingRecord]) -> None:
+        published.extend(records)
 
     async def wait(delay_s: float) -> None:
         return None

@@ -4,8 +4,9 @@ agency call, and the exact response record."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,8 +89,8 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         transport=httpx.MockTransport(agency),
     )
 
-    async def publish(record: OutgoingRecord) -> None:
-        published.append(record)
+    async def publish(records: Sequence[OutgoingRecord]) -> None:
+        published.extend(records)
 
     async def wait(delay_s: float) -> None:
         return None
@@ -304,15 +305,89 @@ async def test_actions_come_from_the_event_type(rig: Rig) -> None:
 
 async def test_store_failures_are_retried_not_skipped(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     failures = 2
-    real_get = rig.store.get
+    real_get_many = rig.store.get_many
 
-    async def flaky_get(event_id: str) -> Any:
+    async def flaky_get_many(event_ids: Sequence[str]) -> Any:
         nonlocal failures
         if failures:
             failures -= 1
             raise StoreUnavailable("disk busy")
-        return await real_get(event_id)
+        return await real_get_many(event_ids)
 
-    monkeypatch.setattr(rig.store, "get", flaky_get)
+    monkeypatch.setattr(rig.store, "get_many", flaky_get_many)
     assert await rig.handler.handle(routed(rig.keys)) is HandleResult.RESPONDED
     assert failures == 0
+
+
+async def test_a_batch_delivers_declarations_concurrently_and_each_declaration_in_order(
+    tmp_path: Path,
+) -> None:
+    """Declaration A's first delivery is held until B's arrives: a handler delivering one record at a
+    time would never let B through (the timeout fails the test). A's amendment waits for A's original."""
+    from gateway.documents.signing import GatewayKeys
+
+    keys = GatewayKeys.ephemeral()
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    seen: list[tuple[str, str]] = []
+    b_arrived = asyncio.Event()
+
+    async def agency(request: httpx.Request) -> httpx.Response:
+        body = orjson.loads(request.content)
+        seen.append((body["declaration_id"], body["action"]))
+        if body["declaration_id"] == b:
+            b_arrived.set()
+        elif body["action"] == "submitted":
+            await b_arrived.wait()
+        return httpx.Response(
+            200, json={"submission_id": body["submission_id"], "decision": "CLEARED", "reference": "R"}
+        )
+
+    store = DedupeStore(tmp_path / "dedupe.sqlite3")
+    await store.open()
+    published: list[OutgoingRecord] = []
+
+    async def publish(records: Sequence[OutgoingRecord]) -> None:
+        published.extend(records)
+
+    async def wait(delay_s: float) -> None:
+        return None
+
+    client = AgencyClient(
+        "http://customs.test",
+        agency="customs",
+        backoff=Backoff(base_s=0.001, max_s=0.001),
+        breaker=CircuitBreaker(),
+        transport=httpx.MockTransport(agency),
+    )
+    handler = RecordHandler(
+        agency=Agency.CUSTOMS,
+        source="urn:tsw:adapter:customs",
+        jwks=JwksCache("jwks", loader=lambda source: keys.jwks()),
+        store=store,
+        client=client,
+        publish=publish,
+        backoff=Backoff(base_s=0.001, max_s=0.001),
+        wait=wait,
+    )
+    a_first = routed(keys, declaration_id=a, offset=1)
+    batch = [
+        a_first,
+        routed(keys, declaration_id=a, action="amended", offset=2),
+        routed(keys, declaration_id=b, offset=3),
+        a_first,  # the same event again in one batch: handled once
+    ]
+    try:
+        async with asyncio.timeout(10):
+            results = await handler.handle_batch(batch)
+    finally:
+        await client.stop()
+        await store.close()
+
+    assert results == [HandleResult.RESPONDED] * 3 + [HandleResult.DUPLICATE]
+    assert seen.index((a, "submitted")) < seen.index((a, "amended"))
+    assert seen.index((b, "submitted")) < seen.index((a, "amended"))
+    assert len(seen) == 3
+    # one response per distinct event, published in the batch's order
+    assert [AgencyResponse.from_json(r.value or b"").in_reply_to for r in published] == [
+        headers_of(record)["ce_id"] for record in batch[:3]
+    ]
