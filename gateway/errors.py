@@ -15,6 +15,8 @@ GatewayError
 │                                 carries every `Problem` found (422)
 ├── UnsafeDestination             a webhook URL's host is, or resolves to, a non-public address
 ├── AuthError                     missing or unknown credentials (401)
+│   └── SignatureRefused          a request's `TSW-Signature` is missing (when the client must sign),
+│                                 malformed, or does not verify against the caller's keys; `code` (401)
 ├── Forbidden                     authenticated, but the role may not do this (403)
 ├── NotFound                      the resource does not exist or is not the caller's (404)
 ├── Conflict                      e.g. an Idempotency-Key reused with another body (409)
@@ -50,6 +52,7 @@ __all__ = [
     "UnknownDocumentType",
     "UnprocessableRequest",
     "UnsafeDestination",
+    "SignatureRefused",
     "UnsafeDocument",
     "UnsupportedMediaType",
 ]
@@ -120,6 +123,16 @@ class AuthError(GatewayError):
 
 class Forbidden(GatewayError):
     """The caller is known but its role does not allow this."""
+
+class SignatureRefused(AuthError):
+    """A request's detached signature (`TSW-Signature`) is refused; `code` says why, stably
+    (`signature.required`, `signature.malformed`, `signature.unknown-key`, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.problems = [Problem(code=code, path="/headers/TSW-Signature", message=message)]
+        super().__init__(message)
+
 
 
 class NotFound(GatewayError):

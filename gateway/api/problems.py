@@ -29,6 +29,7 @@ from gateway.errors import (
     PayloadTooLarge,
     RateLimited,
     ServiceUnavailable,
+    SignatureRefused,
     UnknownDocumentType,
     UnprocessableRequest,
     UnsafeDocument,
@@ -52,6 +53,7 @@ _MAPPING: list[tuple[type[GatewayError], int, str, str]] = [
     (PayloadTooLarge, 413, "payload-too-large", "Request body too large"),
     (InvalidRequest, 400, "invalid-request", "The request is not valid"),
     (UnprocessableRequest, 422, "invalid-request", "The request is not valid"),
+    (SignatureRefused, 401, "signature-refused", "The request signature is refused"),
     (AuthError, 401, "unauthorized", "Authentication required"),
     (Forbidden, 403, "forbidden", "Not allowed"),
     (NotFound, 404, "not-found", "Not found"),
@@ -98,7 +100,9 @@ def gateway_problem(exc: GatewayError) -> ProblemResponse:
     status, slug, title = _classify(exc)
     headers: dict[str, str] = {}
     if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="tsw"'
+        headers["WWW-Authenticate"] = (
+            'TSW-Signature realm="tsw"' if isinstance(exc, SignatureRefused) else 'Bearer realm="tsw"'
+        )
     if status == 503:
         headers["Retry-After"] = "5"
     if isinstance(exc, RateLimited):
