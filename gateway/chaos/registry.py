@@ -13,7 +13,9 @@ __all__ = ["all_scenarios", "find_scenarios"]
 
 def all_scenarios() -> tuple[Scenario, ...]:
     """Every scenario, Kafka's first, then the gateway's, the cluster's and the database's."""
-    modules: list[tuple[Scenario, ...]] = []
+    from gateway.chaos import kafka
+
+    modules: list[tuple[Scenario, ...]] = [kafka.SCENARIOS]
     return tuple(scenario for group in modules for scenario in group)
 
 

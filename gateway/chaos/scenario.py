@@ -29,9 +29,10 @@ Rules every scenario keeps:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gateway.chaos.report import ScenarioReport
 from gateway.config import Settings
@@ -61,7 +62,8 @@ class ChaosContext:
     progress: Callable[[str], None]  # one line on what the scenario is doing now
 
 
-ScenarioRun = Callable[[ChaosContext], Awaitable[ScenarioReport]]
+#: An `async def` taking the context and returning the report.
+ScenarioRun = Callable[[ChaosContext], Coroutine[Any, Any, ScenarioReport]]
 
 
 @dataclass(frozen=True, slots=True)
