@@ -28,6 +28,7 @@ from gateway.contracts.bulk import BulkAnswer, BulkResponse
 from gateway.contracts.responses import AgencyResponse
 from gateway.contracts.statuses import Status
 from gateway.domain.declaration import IllegalTransition, is_terminal, statuses_after_answer
+from gateway.store.repository import RoutedEventRef
 from gateway.store.uow import UnitOfWork, UnitOfWorkFactory
 
 __all__ = ["AnswerService"]
@@ -46,59 +47,134 @@ class AnswerService:
 
     async def apply_many(self, answers: Sequence[tuple[str, AgencyResponse]]) -> list[str]:
         """Apply several answers in order in ONE transaction (one write lock, one commit); each is
-        judged exactly as `apply` judges it, seeing the ones before it. An outcome for each."""
+        judged exactly as `apply` judges it, seeing the ones before it. An outcome for each.
+
+        Set-based: the answers go in rounds in which each declaration appears at most once (so a later
+        answer about a declaration sees the earlier one), and each round reads and writes all its
+        declarations with a handful of statements, whatever its size.
+        """
         now = datetime.now(UTC)
-        outcomes: list[str] = []
+        outcomes: dict[int, str] = {}
         async with self._uow_factory() as uow:
-            for event_id, answer in answers:
-                claimed = await uow.answers.claim(
-                    event_id, declaration_id=answer.declaration_id, at=now, outcome="applying"
-                )
-                if not claimed:
-                    outcomes.append("duplicate")
-                    continue
-                outcome = await self._apply(uow, answer, at=now)
-                await uow.answers.set_outcome(event_id, outcome[:200])
-                outcomes.append(outcome)
+            for round_ in _rounds(answers):
+                outcomes.update(await self._apply_round(uow, round_, at=now))
+            await uow.answers.set_outcomes(
+                [
+                    (answers[index][0], outcome[:200])
+                    for index, outcome in outcomes.items()
+                    if outcome != _DUPLICATE
+                ]
+            )
             await uow.commit()
-        for (event_id, answer), outcome in zip(answers, outcomes, strict=True):
+        ordered = [outcomes[index] for index in range(len(answers))]
+        for (event_id, answer), outcome in zip(answers, ordered, strict=True):
             if outcome.startswith("refused"):
                 log.warning(
                     "answer %s from %s for %s %s", event_id, answer.agency, answer.declaration_id, outcome
                 )
+        return ordered
+
+    async def _apply_round(
+        self, uow: UnitOfWork, round_: list[tuple[int, str, AgencyResponse]], *, at: datetime
+    ) -> dict[int, str]:
+        claimed = await uow.answers.claim_many(
+            [(event_id, answer.declaration_id) for _, event_id, answer in round_], at=at, outcome="applying"
+        )
+        outcomes: dict[int, str] = {}
+        live: list[tuple[int, AgencyResponse]] = []
+        for index, event_id, answer in round_:
+            if event_id in claimed:
+                claimed.discard(event_id)  # the same event twice in one round: the second is a duplicate
+                live.append((index, answer))
+            else:
+                outcomes[index] = _DUPLICATE
+        if not live:
+            return outcomes
+        states = await uow.answers.states_many([answer.declaration_id for _, answer in live])
+        events = await uow.answers.routed_events_many([answer.in_reply_to for _, answer in live])
+        valid: list[tuple[int, AgencyResponse, RoutedEventRef]] = []
+        for index, answer in live:
+            refusal = _refusal(answer, states.get(answer.declaration_id), events.get(answer.in_reply_to))
+            if refusal is None:
+                valid.append((index, answer, events[answer.in_reply_to]))
+            else:
+                outcomes[index] = refusal
+        await uow.answers.confirm_published_many([answer.in_reply_to for _, answer, _ in valid], at=at)
+        deciding = await self._record_valid(uow, valid, states=states, outcomes=outcomes, at=at)
+        await self._move(uow, deciding, states=states, outcomes=outcomes, at=at)
         return outcomes
 
-    async def _apply(self, uow: UnitOfWork, answer: AgencyResponse, *, at: datetime) -> str:
-        state = await uow.answers.state(answer.declaration_id)
-        if state is None:
-            return "refused: unknown declaration"
-        current, version = state
-        event = await uow.answers.routed_event(answer.in_reply_to)
-        if event is None or event.declaration_id != answer.declaration_id:
-            return f"refused: {answer.in_reply_to} is not an event routed for this declaration"
-        if event.agency != answer.agency:
-            return f"refused: event {answer.in_reply_to} was routed to {event.agency}, not {answer.agency}"
-        await uow.answers.confirm_published(answer.in_reply_to, at=at)
-        if event.action == "cancelled":
-            await self._record(uow, answer, at=at)
-            return f"applied: {answer.agency} acknowledged the cancellation ({answer.decision})"
-        if is_terminal(Status(current)):
-            return f"refused: declaration is {current}"
-        if event.version != version:
-            return f"refused: answers version {event.version}, replaced by version {version}"
-        targets, all_published = await uow.answers.targets(answer.declaration_id)
-        await self._record(uow, answer, at=at)
-        answers = await uow.answers.answers(answer.declaration_id)
-        try:
-            path = statuses_after_answer(
-                Status(current), targets=targets, answers=answers, all_published=all_published
+    @staticmethod
+    async def _record_valid(
+        uow: UnitOfWork,
+        valid: list[tuple[int, AgencyResponse, RoutedEventRef]],
+        *,
+        states: dict[str, tuple[str, int]],
+        outcomes: dict[int, str],
+        at: datetime,
+    ) -> list[tuple[int, AgencyResponse]]:
+        """Record the agency states that count; return the answers that may move their declaration.
+        A cancellation's acknowledgement is recorded only; answers to a final declaration or a
+        replaced version are refused."""
+        recorded: list[AgencyResponse] = []
+        deciding: list[tuple[int, AgencyResponse]] = []
+        for index, answer, event in valid:
+            current, version = states[answer.declaration_id]
+            if event.action == "cancelled":
+                recorded.append(answer)
+                outcomes[index] = (
+                    f"applied: {answer.agency} acknowledged the cancellation ({answer.decision})"
+                )
+            elif is_terminal(Status(current)):
+                outcomes[index] = f"refused: declaration is {current}"
+            elif event.version != version:
+                outcomes[index] = f"refused: answers version {event.version}, replaced by version {version}"
+            else:
+                recorded.append(answer)
+                deciding.append((index, answer))
+        await uow.answers.record_many(
+            [_state_row(a, agency=a.agency, at=at, event_id=a.in_reply_to) for a in recorded]
+        )
+        return deciding
+
+    @staticmethod
+    async def _move(
+        uow: UnitOfWork,
+        deciding: list[tuple[int, AgencyResponse]],
+        *,
+        states: dict[str, tuple[str, int]],
+        outcomes: dict[int, str],
+        at: datetime,
+    ) -> None:
+        """Move each deciding answer's declaration along the state machine; the same paths together."""
+        if not deciding:
+            return
+        ids = [answer.declaration_id for _, answer in deciding]
+        targets = await uow.answers.targets_many(ids)
+        answers = await uow.answers.answers_many(ids)
+        moves: dict[tuple[tuple[Status, ...], str], list[str]] = defaultdict(list)
+        for index, answer in deciding:
+            current = states[answer.declaration_id][0]
+            agencies, all_published = targets.get(answer.declaration_id, ([], False))
+            try:
+                path = statuses_after_answer(
+                    Status(current),
+                    targets=agencies,
+                    answers=answers.get(answer.declaration_id, {}),
+                    all_published=all_published,
+                )
+            except IllegalTransition as exc:
+                outcomes[index] = f"refused: {exc}"
+                continue
+            if path:
+                moves[(tuple(path), _detail(answer.agency, answer.decision, answer.reason))].append(
+                    answer.declaration_id
+                )
+            outcomes[index] = "applied: " + (
+                " -> ".join([current, *path]) if path else f"{current} (unchanged)"
             )
-        except IllegalTransition as exc:
-            return f"refused: {exc}"
-        if path:
-            detail = _detail(answer.agency, answer.decision, answer.reason)
-            await uow.answers.move(answer.declaration_id, path, at=at, detail=detail)
-        return "applied: " + (" -> ".join([current, *path]) if path else f"{current} (unchanged)")
+        for (steps, detail), moved in moves.items():
+            await uow.answers.move_many(moved, steps, at=at, detail=detail)
 
     async def apply_bulk(self, event_id: str, response: BulkResponse) -> str:
         """Apply one bulk answer; returns what happened ("applied: …", "duplicate", "refused: …")."""
@@ -156,11 +232,35 @@ class AnswerService:
             f", {skipped} skipped (unknown or final)" if skipped else ""
         )
 
-    @staticmethod
-    async def _record(uow: UnitOfWork, answer: AgencyResponse, *, at: datetime) -> None:
-        await uow.answers.record_many(
-            [_state_row(answer, agency=answer.agency, at=at, event_id=answer.in_reply_to)]
-        )
+
+_DUPLICATE = "duplicate"
+
+
+def _rounds(answers: Sequence[tuple[str, AgencyResponse]]) -> list[list[tuple[int, str, AgencyResponse]]]:
+    """Split answers, in order, into rounds where each declaration appears at most once: an answer
+    goes to the round after the last one holding an earlier answer about its declaration."""
+    rounds: list[list[tuple[int, str, AgencyResponse]]] = []
+    next_round: dict[str, int] = {}
+    for index, (event_id, answer) in enumerate(answers):
+        number = next_round.get(answer.declaration_id, 0)
+        if number == len(rounds):
+            rounds.append([])
+        rounds[number].append((index, event_id, answer))
+        next_round[answer.declaration_id] = number + 1
+    return rounds
+
+
+def _refusal(
+    answer: AgencyResponse, state: tuple[str, int] | None, event: RoutedEventRef | None
+) -> str | None:
+    """Why an answer cannot be applied at all (unknown declaration, an event it was not about)."""
+    if state is None:
+        return "refused: unknown declaration"
+    if event is None or event.declaration_id != answer.declaration_id:
+        return f"refused: {answer.in_reply_to} is not an event routed for this declaration"
+    if event.agency != answer.agency:
+        return f"refused: event {answer.in_reply_to} was routed to {event.agency}, not {answer.agency}"
+    return None
 
 
 def _plan_moves(

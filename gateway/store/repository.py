@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -407,20 +407,97 @@ class AnswerRepository:
         )
         return (await self._connection.execute(statement)).rowcount == 1
 
+    async def claim_many(self, events: Sequence[tuple[str, str]], *, at: datetime, outcome: str) -> set[str]:
+        """`claim` for many (event id, declaration id) pairs in one statement; the ids newly claimed."""
+        if not events:
+            return set()
+        dialect_insert = postgresql_insert if self._connection.dialect.name == "postgresql" else sqlite_insert
+        statement = (
+            dialect_insert(inbox)
+            .values(
+                [
+                    {
+                        "event_id": event_id,
+                        "declaration_id": declaration_id,
+                        "received_at": at,
+                        "outcome": outcome,
+                    }
+                    for event_id, declaration_id in events
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(inbox.c.event_id)
+        )
+        return set((await self._connection.execute(statement)).scalars())
+
+    async def set_outcomes(self, outcomes: Sequence[tuple[str, str]]) -> None:
+        """`set_outcome` for many (event id, outcome) pairs."""
+        if outcomes:
+            await self._connection.execute(
+                update(inbox).where(inbox.c.event_id == bindparam("e")).values(outcome=bindparam("o")),
+                [{"e": event_id, "o": outcome} for event_id, outcome in outcomes],
+            )
+
+    async def states_many(self, declaration_ids: Collection[str]) -> dict[str, tuple[str, int]]:
+        """`state` for many declarations (locked on PostgreSQL, in id order)."""
+        query = (
+            select(declarations.c.id, declarations.c.status, declarations.c.version)
+            .where(declarations.c.id.in_(set(declaration_ids)))
+            .order_by(declarations.c.id)
+        )
+        if self._connection.dialect.name == "postgresql":
+            query = query.with_for_update()
+        return {row.id: (row.status, row.version) for row in await self._connection.execute(query)}
+
+    async def routed_events_many(self, event_ids: Collection[str]) -> dict[str, RoutedEventRef]:
+        """`routed_event` for many event ids."""
+        query = select(
+            outbox.c.event_id,
+            outbox.c.declaration_id,
+            outbox.c.bulk_id,
+            outbox.c.agency,
+            outbox.c.version,
+            outbox.c.action,
+        ).where(outbox.c.event_id.in_(set(event_ids)))
+        found: dict[str, RoutedEventRef] = {}
+        for row in await self._connection.execute(query):
+            found[row.event_id] = RoutedEventRef(
+                declaration_id=row.declaration_id,
+                bulk_id=row.bulk_id,
+                agency=row.agency,
+                version=row.version,
+                action=row.action,
+            )
+        return found
+
+    async def confirm_published_many(self, event_ids: Collection[str], *, at: datetime) -> None:
+        """`confirm_published` for many event ids."""
+        if event_ids:
+            await self._connection.execute(
+                update(outbox)
+                .where(outbox.c.event_id.in_(set(event_ids)), outbox.c.published_at.is_(None))
+                .values(published_at=at)
+            )
+
+    async def targets_many(self, declaration_ids: Collection[str]) -> dict[str, tuple[list[str], bool]]:
+        """`targets` for many declarations, by declaration id."""
+        query = (
+            select(outbox.c.declaration_id, outbox.c.agency, outbox.c.published_at)
+            .where(outbox.c.declaration_id.in_(set(declaration_ids)))
+            .order_by(outbox.c.id)
+        )
+        rows: dict[str, list[tuple[str, bool]]] = {}
+        for row in await self._connection.execute(query):
+            rows.setdefault(row.declaration_id, []).append((row.agency, row.published_at is not None))
+        return {
+            declaration_id: (list(dict.fromkeys(agency for agency, _ in events)), all(p for _, p in events))
+            for declaration_id, events in rows.items()
+        }
+
     async def set_outcome(self, event_id: str, outcome: str) -> None:
         await self._connection.execute(
             update(inbox).where(inbox.c.event_id == event_id).values(outcome=outcome)
         )
-
-    async def state(self, declaration_id: str) -> tuple[str, int] | None:
-        """The declaration's (status, current version), locked for the transaction on PostgreSQL."""
-        query = select(declarations.c.status, declarations.c.version).where(
-            declarations.c.id == declaration_id
-        )
-        if self._connection.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = (await self._connection.execute(query)).first()
-        return (row.status, row.version) if row else None
 
     async def routed_event(self, event_id: str) -> RoutedEventRef | None:
         """What the routed event `event_id` carried: which declaration, agency, version and action."""
@@ -507,24 +584,6 @@ class AnswerRepository:
                 for item in declaration_ids
                 for step in path
             ],
-        )
-
-    async def answers(self, declaration_id: str) -> dict[str, str]:
-        query = select(agency_states.c.agency, agency_states.c.status).where(
-            agency_states.c.declaration_id == declaration_id
-        )
-        return {row.agency: row.status for row in await self._connection.execute(query)}
-
-    async def move(self, declaration_id: str, path: Sequence[str], *, at: datetime, detail: str) -> None:
-        """Set the aggregate status to the last of `path`, with a history entry for every step."""
-        await self._connection.execute(
-            update(declarations)
-            .where(declarations.c.id == declaration_id)
-            .values(status=path[-1], updated_at=at)
-        )
-        await self._connection.execute(
-            insert(status_history),
-            [{"declaration_id": declaration_id, "status": step, "at": at, "detail": detail} for step in path],
         )
 
 

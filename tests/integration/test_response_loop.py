@@ -244,3 +244,64 @@ async def test_an_answer_that_overtakes_the_relays_bookkeeping(
     assert [e["status"] for e in cleared["history"]] == ["ACCEPTED", "ROUTED", "UNDER_REVIEW", "CLEARED"]
     assert final["status"] == "CLEARED"
     assert final["history"] == cleared["history"]
+
+
+async def test_answers_applied_together_see_the_ones_before_them(backend_gateway: RunningGateway) -> None:
+    """One `apply_many` call holding both agencies' answers about one declaration, a redelivery among
+    them, and an answer about another declaration: each judged as if applied one by one."""
+    from gateway.answers import AnswerService
+
+    running = backend_gateway
+    trader = await running.add_client("batched-trader")
+    body = examples("hk.tdec", suffix=".json")[0].read_bytes()
+    ids = []
+    for _ in range(2):
+        response = await running.http.post(
+            "/v1/declarations", content=body, headers={**trader, "Content-Type": "application/json"}
+        )
+        ids.append(response.json()["id"])
+    for declaration_id in ids:
+        await view_when(running, trader, declaration_id, "ROUTED")
+    first, second = [
+        await routed_event_ids(running.settings.kafka_bootstrap_servers, i, ["customs", "censtatd"])
+        for i in ids
+    ]
+
+    def reply(
+        declaration_id: str,
+        agency: str,
+        event_id: str,
+        decision: str,
+        status: AgencyStatus = AgencyStatus.CLEARED,
+    ) -> tuple[str, AgencyResponse]:
+        response = AgencyResponse(
+            declaration_id=declaration_id,
+            agency=agency,
+            in_reply_to=event_id,
+            status=status,
+            decision=decision,
+            decided_at=rfc3339(datetime.now(UTC)),
+        )
+        return response_event_id(event_id, status), response
+
+    batch = [
+        reply(ids[0], "customs", first["customs"], "CLEARED"),
+        reply(ids[0], "customs", first["customs"], "CLEARED"),  # redelivered
+        reply(ids[1], "censtatd", second["censtatd"], "ACKNOWLEDGED"),
+        reply(ids[0], "censtatd", first["censtatd"], "ACKNOWLEDGED"),
+        reply(ids[0], "tid", first["customs"], "REFUSED", AgencyStatus.REJECTED),  # not routed to tid
+    ]
+    outcomes = await AnswerService(running.gateway.uow_factory).apply_many(batch)
+
+    assert outcomes == [
+        "applied: ROUTED -> UNDER_REVIEW",
+        "duplicate",
+        "applied: ROUTED -> UNDER_REVIEW",
+        "applied: UNDER_REVIEW -> CLEARED",
+        f"refused: event {first['customs']} was routed to customs, not tid",
+    ]
+    done = (await running.http.get(f"/v1/declarations/{ids[0]}", headers=trader)).json()
+    assert [e["status"] for e in done["history"]] == ["ACCEPTED", "ROUTED", "UNDER_REVIEW", "CLEARED"]
+    waiting = (await running.http.get(f"/v1/declarations/{ids[1]}", headers=trader)).json()
+    assert waiting["status"] == "UNDER_REVIEW"
+    assert waiting["agencies"]["censtatd"]["status"] == "CLEARED"
