@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from gateway.chaos.topology import route_partitions
 from gateway.contracts.agencies import AGENCIES
 from gateway.contracts.topics import route_topic
 
-__all__ = ["LedgerFigures", "RoutedRecord", "judge", "read_routed", "wait_drained"]
+__all__ = ["LedgerFigures", "RoutedRecord", "judge", "outbox_backlog", "read_routed", "wait_drained"]
 
 _BACKLOG_METRIC = b"tsw_outbox_backlog "
 
@@ -102,28 +102,12 @@ async def read_routed(
         await consumer.start()
         try:
             topics = {route_topic(agency): agency for agency in sorted(agencies)}
-            partitions = await _partitions(bootstrap_servers, topics)
+            partitions = await route_partitions(bootstrap_servers, topics)
             if partitions:
                 await _read_to_end(consumer, partitions, topics, records)
         finally:
             await consumer.stop()
     return records
-
-
-async def _partitions(bootstrap_servers: str, topics: Collection[str]) -> list[TopicPartition]:
-    """The partitions of those of `topics` that exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="tsw-chaos-ledger")
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
-    return [
-        TopicPartition(topic["topic"], partition["partition"])
-        for topic in described
-        if topic["error_code"] == 0
-        for partition in sorted(topic["partitions"], key=lambda p: int(p["partition"]))
-    ]
 
 
 async def _read_to_end(
@@ -164,7 +148,7 @@ async def wait_drained(url: str, *, timeout_s: float, settle_s: float = 0.5) -> 
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout_s), httpx.AsyncClient(base_url=url, timeout=5) as http:
             while True:
-                backlog = await _backlog(http)
+                backlog = await outbox_backlog(http)
                 now = time.monotonic()
                 if backlog != 0:
                     zero_since = None
@@ -176,7 +160,9 @@ async def wait_drained(url: str, *, timeout_s: float, settle_s: float = 0.5) -> 
     return None
 
 
-async def _backlog(http: httpx.AsyncClient) -> int | None:
+async def outbox_backlog(http: httpx.AsyncClient) -> int | None:
+    """The outbox rows not yet published, as the gateway at `http`'s base URL reports them (`/metrics`);
+    None when it does not answer."""
     try:
         answer = await http.get("/metrics")
     except httpx.HTTPError:
