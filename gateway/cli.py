@@ -20,6 +20,7 @@ from rich.console import Console
 
 from gateway.cli_audit import audit_app
 from gateway.cli_batch import batch_app
+from gateway.cli_chaos import chaos_command
 from gateway.cli_kafka import kafka_app
 from gateway.config import Settings
 from gateway.errors import GatewayError
@@ -41,6 +42,7 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
+app.command("chaos")(chaos_command)
 
 console = Console()
 err = Console(stderr=True)
