@@ -171,7 +171,7 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
         metrics=metrics,
         writer=writer,
         messaging=messaging,
-        feed=StatusFeed(uow_factory),
+        feed=StatusFeed(uow_factory, late_commits=engine.dialect.name != "sqlite"),
         submissions=submissions,
         changes=DeclarationChanges(
             validator=validator,

@@ -12,7 +12,12 @@ Fast-path e-commerce consignments (routed in bulk) can be neither. Both are allo
 declaration is `ACCEPTED`, `ROUTED` or `UNDER_REVIEW`
 (`gateway.domain.declaration.check_changeable`); otherwise `Conflict` (409). The status check is a
 compare-and-set in the same transaction as the write, so two concurrent changes cannot both pass it.
-Each answers with a signed receipt naming the action and the version.
+Each answers with a signed receipt naming the action and the version (and, when the request was
+signed, the key: `signed_by`).
+
+Only the submitter changes a declaration. One a forwarder lodged for a trader is readable by that
+trader, but amended or cancelled by the forwarder alone, and only while it is still authorised to
+lodge for the trader (`Forbidden`, 403, otherwise).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from sqlalchemy.exc import IntegrityError
@@ -27,12 +33,14 @@ from sqlalchemy.exc import IntegrityError
 from gateway.audit import events as audit_events
 from gateway.contracts.events import rfc3339
 from gateway.contracts.statuses import Status
+from gateway.documents.origin import SignedBy
 from gateway.documents.problems import Problem
 from gateway.documents.receipts import RECEIPT_TYP, body_digest, build_receipt_payload
 from gateway.documents.signing import GatewayKeys
 from gateway.documents.validator import DocumentValidator, media_format
 from gateway.domain.declaration import CHANGEABLE_STATUSES, NotChangeable, check_changeable
-from gateway.errors import Conflict, DocumentInvalid, GatewayError, NotFound
+from gateway.errors import Conflict, DocumentInvalid, Forbidden, GatewayError, NotFound
+from gateway.forwarders import ForwarderService
 from gateway.routing import routed_events
 from gateway.store.records import Client, DeclarationRecord, NewAmendment, OutboxEvent
 from gateway.store.uow import UnitOfWork, UnitOfWorkFactory
@@ -72,6 +80,7 @@ class DeclarationChanges:
         validator: DocumentValidator,
         keys: GatewayKeys,
         uow_factory: UnitOfWorkFactory,
+        forwarders: ForwarderService,
         event_source: str,
         on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = _utcnow,
@@ -79,6 +88,7 @@ class DeclarationChanges:
         self._validator = validator
         self._keys = keys
         self._uow_factory = uow_factory
+        self._forwarders = forwarders
         self._event_source = event_source
         self._on_commit = on_commit
         self._clock = clock
@@ -91,6 +101,7 @@ class DeclarationChanges:
         content_type: str | None,
         client: Client,
         idempotency_key: str | None = None,
+        signed_by: SignedBy | None = None,
     ) -> Amended:
         fmt = media_format(content_type)
         digest = body_digest(body)
@@ -121,6 +132,7 @@ class DeclarationChanges:
                 media_type=MEDIA_TYPES[fmt],
                 client=client,
                 key=idempotency_key,
+                signed_by=signed_by,
             )
         except IntegrityError as exc:  # the same Idempotency-Key, concurrently
             raise Conflict("Idempotency-Key already used for an amendment of this declaration") from exc
@@ -128,7 +140,13 @@ class DeclarationChanges:
         return amended
 
     async def cancel(
-        self, declaration_id: str, *, body: bytes, reason: str | None, client: Client
+        self,
+        declaration_id: str,
+        *,
+        body: bytes,
+        reason: str | None,
+        client: Client,
+        signed_by: SignedBy | None = None,
     ) -> Cancelled:
         current = await self._current(declaration_id, client)
         _check(current, "cancelled")
@@ -147,10 +165,17 @@ class DeclarationChanges:
                 raise await _refusal(uow, current.id, client, "cancelled")
             await uow.audit.add(
                 audit_events.cancelled(
-                    current.id, trader=client.id, version=current.version, digest=body_digest(body), at=now
+                    current.id,
+                    trader=client.id,
+                    version=current.version,
+                    digest=body_digest(body),
+                    at=now,
+                    signed_by=signed_by,
                 )
             )
-            receipt = self._receipt(current, client, digest=body_digest(body), at=now, action="cancelled")
+            receipt = self._receipt(
+                current, client, digest=body_digest(body), at=now, action="cancelled", signed_by=signed_by
+            )
             await uow.commit()
         self._on_commit()
         return Cancelled(id=current.id, version=current.version, status=Status.CANCELLED, receipt=receipt)
@@ -184,6 +209,12 @@ class DeclarationChanges:
             record = await uow.declarations.get(declaration_id, trader=client.id)
         if record is None:
             raise NotFound("no such declaration")
+        if record.trader != client.id:
+            raise Forbidden("a forwarder lodged this declaration for you: only it may change it")
+        if record.on_behalf_of is not None and not await self._forwarders.may_lodge_for(
+            client.id, record.on_behalf_of
+        ):
+            raise Forbidden("no longer authorised to lodge for the trader this declaration is for")
         return record
 
     async def _earlier_amendment(self, current: DeclarationRecord, key: str, digest: str) -> Amended | None:
@@ -211,6 +242,7 @@ class DeclarationChanges:
         media_type: str,
         client: Client,
         key: str | None,
+        signed_by: SignedBy | None,
     ) -> Amended:
         now = self._clock()
         async with self._uow_factory() as uow:
@@ -221,7 +253,9 @@ class DeclarationChanges:
                 raise await _refusal(uow, current.id, client, "amended")
             version, status = claimed
             targets, _ = await uow.answers.targets(current.id)
-            receipt = self._receipt(current, client, digest=digest, at=now, action="amended", version=version)
+            receipt = self._receipt(
+                current, client, digest=digest, at=now, action="amended", version=version, signed_by=signed_by
+            )
             events = routed_events(
                 targets,
                 subject=current.id,
@@ -244,10 +278,13 @@ class DeclarationChanges:
                 received_at=now,
                 events=events,
                 idempotency_key=key,
+                signed_by=signed_by,
             )
             await uow.declarations.add_amendment(amendment, status=status)
             await uow.audit.add(
-                audit_events.amended(current.id, trader=client.id, version=version, digest=digest, at=now)
+                audit_events.amended(
+                    current.id, trader=client.id, version=version, digest=digest, at=now, signed_by=signed_by
+                )
             )
             await uow.answers.forget(current.id)
             await uow.commit()
@@ -268,14 +305,24 @@ class DeclarationChanges:
         at: datetime,
         action: str,
         version: int | None = None,
+        signed_by: SignedBy | None = None,
     ) -> str:
+        extra: dict[str, Any] = {
+            "trader_id": client.id,
+            "action": action,
+            "version": version or current.version,
+        }
+        if signed_by is not None:
+            extra["signed_by"] = signed_by.summary()
+        if current.on_behalf_of is not None:
+            extra["on_behalf_of_id"] = current.on_behalf_of
         payload = build_receipt_payload(
             declaration_id=current.id,
             document_type=current.document_type,
             digest=digest,
             received_at=at,
             trader=client.name,
-            extra={"trader_id": client.id, "action": action, "version": version or current.version},
+            extra=extra,
         )
         return self._keys.sign_compact(payload, typ=RECEIPT_TYP)
 

@@ -33,6 +33,7 @@ from gateway.store.uow import UnitOfWorkFactory
 __all__ = ["ROLES", "ClientService", "hash_key", "new_api_key"]
 
 ROLES = frozenset({"trader", "forwarder", "agency", "admin"})
+_SUBMITTING_ROLES = frozenset({"trader", "forwarder"})
 _KEY_PREFIX = "tsw_"
 
 
@@ -56,10 +57,19 @@ class ClientService:
         self._generation = 0  # bumped by every change of keys: a lookup begun before it is not cached
 
     async def add(
-        self, name: str, *, role: str, expires_at: datetime | None = None, agency: str | None = None
+        self,
+        name: str,
+        *,
+        role: str,
+        expires_at: datetime | None = None,
+        agency: str | None = None,
+        require_signature: bool = False,
     ) -> tuple[Client, str]:
-        """Create a client; returns it with its API key (the only time the key is available)."""
+        """Create a client; returns it with its API key (the only time the key is available).
+        `require_signature`: its submissions must carry a valid `TSW-Signature`."""
         _check_role(role, agency)
+        if require_signature and role not in _SUBMITTING_ROLES:
+            raise ValueError("only a trader or a forwarder submits, so only they can be made to sign")
         api_key = new_api_key()
         client = Client(
             id=str(uuid.uuid4()),
@@ -68,6 +78,7 @@ class ClientService:
             created_at=datetime.now(UTC),
             expires_at=expires_at,
             agency=agency,
+            require_signature=require_signature,
         )
         try:
             async with self._uow_factory() as uow:
@@ -96,6 +107,22 @@ class ClientService:
             await uow.commit()
         self._forget(client.id)
         return revoked
+
+    async def require_signature(self, ref: str, *, required: bool, actor: str | None) -> Client:
+        """Make the client (by id or name) sign every submission from now on, or stop requiring it."""
+        now = datetime.now(UTC)
+        async with self._uow_factory() as uow:
+            client = await _find(uow.clients, ref)
+            if required and client.role not in _SUBMITTING_ROLES:
+                raise Conflict(f"client {client.name!r} is a {client.role}: it submits nothing to sign")
+            await uow.clients.set_require_signature(client.id, required)
+            await uow.audit.add(
+                audit_events.client_signature_required(client.id, required=required, actor=actor, at=now)
+            )
+            changed = await _find(uow.clients, client.id)
+            await uow.commit()
+        self._forget(client.id)
+        return changed
 
     async def rotate(self, ref: str, *, grace: timedelta) -> tuple[Client, str]:
         """A new key for the client (by id or name); its current key stays valid for `grace`, then is

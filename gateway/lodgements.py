@@ -12,6 +12,10 @@ The receipt is a compact JWS like a declaration's, whose `declaration_id` is the
 the consignment count and `consignments_digest`, a SHA-256 over the lines `"<id> <digest>\\n"` of its
 consignments in order, so any one consignment can be shown to belong to it.
 
+A signed request (`TSW-Signature` over the request body) and a forwarder lodging for a trader
+(`on_behalf_of`) are recorded with the lodgement, named in its receipt, and marked on each of its
+consignments (the key id and algorithm; the signature itself is kept once, with the lodgement).
+
 A consignment_ref the submitter already used is answered with the earlier consignment when the
 document is the same (a retried upload), and refused (`lvc.duplicate-ref`) when it is not.
 """
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -33,12 +37,13 @@ from gateway.documents.signing import GatewayKeys
 from gateway.ids import new_id
 from gateway.metrics import Metrics
 from gateway.routing import routed_events
-from gateway.store.records import BulkLodgement, Client, NewDeclaration, OutboxEvent
+from gateway.store.records import BulkLodgement, Client, NewDeclaration, Origin, OutboxEvent
 from gateway.store.uow import UnitOfWork, UnitOfWorkFactory
 
 __all__ = ["LVC_DOCUMENT_TYPE", "ConsignmentInput", "ConsignmentOutcome", "Lodged", "LodgementService"]
 
 LVC_DOCUMENT_TYPE = "hk.ecom.lvc"
+_PLAIN = Origin()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,14 +108,21 @@ class LodgementService:
         return self._max_consignments
 
     async def lodge(
-        self, items: Sequence[ConsignmentInput], *, client: Client, received_digest: str
+        self,
+        items: Sequence[ConsignmentInput],
+        *,
+        client: Client,
+        received_digest: str,
+        origin: Origin = _PLAIN,
     ) -> Lodged:
         """Store and route every valid consignment of `items`; an outcome for each, in order."""
         outcomes: list[ConsignmentOutcome] = []
         lodgements: list[tuple[str, str, int]] = []
         for start in range(0, len(items), self._max_consignments):
             chunk = items[start : start + self._max_consignments]
-            chunk_outcomes, lodgement = await self._lodge_chunk(chunk, client=client, digest=received_digest)
+            chunk_outcomes, lodgement = await self._lodge_chunk(
+                chunk, client=client, digest=received_digest, origin=origin
+            )
             outcomes.extend(chunk_outcomes)
             if lodgement is not None:
                 lodgements.append(lodgement)
@@ -127,12 +139,14 @@ class LodgementService:
         )
 
     async def _lodge_chunk(
-        self, chunk: Sequence[ConsignmentInput], *, client: Client, digest: str
+        self, chunk: Sequence[ConsignmentInput], *, client: Client, digest: str, origin: Origin
     ) -> tuple[list[ConsignmentOutcome], tuple[str, str, int] | None]:
         for attempt in (1, 2):
             try:
                 async with self._uow_factory() as uow:
-                    outcomes, lodgement = await self.write_chunk(uow, chunk, client=client, digest=digest)
+                    outcomes, lodgement = await self.write_chunk(
+                        uow, chunk, client=client, digest=digest, origin=origin
+                    )
                     await uow.commit()
                 break
             except IntegrityError:  # a concurrent upload took some of these references: now they replay
@@ -142,7 +156,13 @@ class LodgementService:
         return outcomes, summary
 
     async def write_chunk(
-        self, uow: UnitOfWork, chunk: Sequence[ConsignmentInput], *, client: Client, digest: str
+        self,
+        uow: UnitOfWork,
+        chunk: Sequence[ConsignmentInput],
+        *,
+        client: Client,
+        digest: str,
+        origin: Origin = _PLAIN,
     ) -> tuple[list[ConsignmentOutcome], BulkLodgement | None]:
         """Write up to `max_consignments` consignments as one lodgement in `uow`, without committing."""
         assert len(chunk) <= self._max_consignments
@@ -150,10 +170,12 @@ class LodgementService:
         earlier = await uow.declarations.by_references(client.id, references)
         lodgement_id = new_id()
         now = self._clock()
-        outcomes, fresh = _sort_out(chunk, earlier=earlier, lodgement_id=lodgement_id, client=client, at=now)
+        outcomes, fresh = _sort_out(
+            chunk, earlier=earlier, lodgement_id=lodgement_id, client=client, at=now, origin=origin
+        )
         if not fresh:
             return outcomes, None
-        lodgement = self._lodgement(lodgement_id, fresh, client=client, digest=digest, at=now)
+        lodgement = self._lodgement(lodgement_id, fresh, client=client, digest=digest, at=now, origin=origin)
         await uow.declarations.add_bulk(lodgement)
         await uow.audit.add(audit_events.lodgement_accepted(lodgement.id, fresh, trader=client.id, at=now))
         return outcomes, lodgement
@@ -166,6 +188,7 @@ class LodgementService:
         client: Client,
         digest: str,
         at: datetime,
+        origin: Origin,
     ) -> BulkLodgement:
         listing = "".join(f"{item.id} {item.digest}\n" for item in consignments).encode()
         receipt = self._keys.sign_compact(
@@ -180,6 +203,7 @@ class LodgementService:
                     "kind": "lodgement",
                     "consignments": len(consignments),
                     "consignments_digest": "sha256:" + hashlib.sha256(listing).hexdigest(),
+                    **origin.receipt_fields(),
                 },
             ),
             typ=RECEIPT_TYP,
@@ -194,6 +218,8 @@ class LodgementService:
             consignments=tuple(consignments),
             events=self._bulk_events(lodgement_id, value, count=len(consignments), at=at),
             body=value,
+            on_behalf_of=origin.on_behalf_of.id if origin.on_behalf_of else None,
+            signed_by=origin.signed_by,
         )
 
     def _bulk_events(
@@ -221,8 +247,12 @@ def _sort_out(
     lodgement_id: str,
     client: Client,
     at: datetime,
+    origin: Origin,
 ) -> tuple[list[ConsignmentOutcome], list[NewDeclaration]]:
     """Refused, replayed and new consignments: an outcome for each, and the new ones to store."""
+    on_behalf_of = origin.on_behalf_of.id if origin.on_behalf_of else None
+    # Each consignment names the key; the signature itself is stored once, with the lodgement.
+    signed_by = replace(origin.signed_by, signature="") if origin.signed_by else None
     outcomes: list[ConsignmentOutcome] = []
     fresh: list[NewDeclaration] = []
     for item in chunk:
@@ -249,6 +279,8 @@ def _sort_out(
             events=(),
             reference=item.reference,
             bulk_id=lodgement_id,
+            on_behalf_of=on_behalf_of,
+            signed_by=signed_by,
         )
         if item.reference:
             earlier[item.reference] = (declaration.id, digest)  # a repeat later in the same upload

@@ -6,9 +6,10 @@ gateway, running only while somebody listens, fans new rows out to each listenin
 Each event carries the history row id as its SSE `id`, so a client that reconnects with
 `Last-Event-ID` first gets what it missed, then the live feed, each change once and in order.
 
-PostgreSQL assigns ids at insert and commits in another order, so the poller re-reads a window of
-recent ids and skips the ones it has sent already (`gateway.store.status_changes`, shared with the
-webhook fan-out).
+PostgreSQL assigns ids at insert and commits in another order, so there the poller re-reads a window
+of recent ids and skips the ones it has sent already (`gateway.store.status_changes`, shared with the
+webhook fan-out). SQLite has one writer at a time, so its ids become visible in order and the window
+is never re-read (`late_commits=False`).
 
 Every `poll_s` (25 ms) the poller reads only the ids above the highest it has seen, a short index
 range; the window is re-read every `reread_s` (1 s), so a late PostgreSQL commit reaches the stream
@@ -41,11 +42,12 @@ class StatusFeed:
         *,
         poll_s: float = 0.025,
         reread_s: float = 1.0,
+        late_commits: bool = True,
         queue_size: int = 10_000,
     ) -> None:
         self._uow_factory = uow_factory
         self._poll_s = poll_s
-        self._reread_every = max(1, round(reread_s / poll_s))
+        self._reread_every = max(1, round(reread_s / poll_s)) if late_commits else 0
         self._queue_size = queue_size
         self._subscribers: dict[str, set[asyncio.Queue[StatusChange | None]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
@@ -107,7 +109,7 @@ class StatusFeed:
             if not self._subscribers:
                 continue
             polls += 1
-            window = REREAD_WINDOW if polls % self._reread_every == 0 else 0
+            window = REREAD_WINDOW if self._reread_every and polls % self._reread_every == 0 else 0
             try:
                 rows = await self._read(after=max(0, self._high - window))
             except ServiceUnavailable as exc:

@@ -20,13 +20,14 @@ from gateway.errors import Conflict, DocumentInvalid
 from gateway.ids import new_id
 from gateway.metrics import Metrics
 from gateway.routing import routed_events
-from gateway.store.records import Client, DeclarationRecord, NewDeclaration
+from gateway.store.records import Client, DeclarationRecord, NewDeclaration, Origin
 from gateway.store.uow import UnitOfWorkFactory
 from gateway.store.writer import DuplicateSubmission, SubmissionWriter
 
 __all__ = ["MEDIA_TYPES", "Accepted", "SubmissionService"]
 
 MEDIA_TYPES: dict[Format, str] = {"xml": "application/xml", "json": "application/json"}
+_PLAIN = Origin()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +66,16 @@ class SubmissionService:
         self._clock = clock
 
     async def submit(
-        self, *, body: bytes, content_type: str | None, client: Client, idempotency_key: str | None = None
+        self,
+        *,
+        body: bytes,
+        content_type: str | None,
+        client: Client,
+        idempotency_key: str | None = None,
+        origin: Origin = _PLAIN,
     ) -> Accepted:
+        """Accept one document from `client`; `origin`: the trader a forwarder lodges it for, and the
+        client's verified signature over `body` (both recorded, and named in the receipt)."""
         fmt = media_format(content_type)
         digest = body_digest(body)
         if idempotency_key is not None:
@@ -75,7 +84,7 @@ class SubmissionService:
                 return earlier
         document = self._validate(body, fmt)
         declaration = self._declaration(
-            document, body=body, digest=digest, client=client, key=idempotency_key
+            document, body=body, digest=digest, client=client, key=idempotency_key, origin=origin
         )
         try:
             await self._writer.write(declaration)
@@ -99,7 +108,9 @@ class SubmissionService:
         """Validate and sign one document and build what storing it writes, without storing it (batch
         jobs store many in their own transaction). Raises as `submit` does for a refused document."""
         document = self._validate(body, fmt)
-        return self._declaration(document, body=body, digest=body_digest(body), client=client, key=None)
+        return self._declaration(
+            document, body=body, digest=body_digest(body), client=client, key=None, origin=_PLAIN
+        )
 
     def _validate(self, body: bytes, fmt: Format) -> ValidatedDocument:
         started = time.perf_counter()
@@ -126,7 +137,14 @@ class SubmissionService:
         return _replay(earlier)
 
     def _declaration(
-        self, document: ValidatedDocument, *, body: bytes, digest: str, client: Client, key: str | None
+        self,
+        document: ValidatedDocument,
+        *,
+        body: bytes,
+        digest: str,
+        client: Client,
+        key: str | None,
+        origin: Origin,
     ) -> NewDeclaration:
         declaration_id = new_id()
         received_at = self._clock()
@@ -137,7 +155,7 @@ class SubmissionService:
                 digest=digest,
                 received_at=received_at,
                 trader=client.name,
-                extra={"trader_id": client.id},
+                extra={"trader_id": client.id, **origin.receipt_fields()},
             ),
             typ=RECEIPT_TYP,
         )
@@ -166,6 +184,8 @@ class SubmissionService:
             received_at=received_at,
             events=events,
             idempotency_key=key,
+            on_behalf_of=origin.on_behalf_of.id if origin.on_behalf_of else None,
+            signed_by=origin.signed_by,
         )
 
 

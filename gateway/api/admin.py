@@ -36,6 +36,7 @@ class ClientCreate(BaseModel):
     role: str = Field(description="trader, forwarder, agency or admin")
     agency: str | None = Field(default=None, description="For role agency: customs, tid, censtatd, logistics")
     expires_in_days: float | None = Field(default=None, gt=0)
+    require_signature: bool = Field(default=False, description="Refuse its unsigned submissions.")
 
 
 class ClientView(BaseModel):
@@ -46,6 +47,7 @@ class ClientView(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    require_signature: bool = False
     key_prefix: str | None = None
     key_created_at: datetime | None = None
     previous_key_prefix: str | None = None
@@ -85,7 +87,11 @@ async def create_client(
     expires_at = datetime.now(UTC) + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     try:
         client, api_key = await gateway.clients.add(
-            body.name, role=body.role, agency=body.agency, expires_at=expires_at
+            body.name,
+            role=body.role,
+            agency=body.agency,
+            expires_at=expires_at,
+            require_signature=body.require_signature,
         )
     except ValueError as exc:
         raise UnprocessableRequest([Problem(code="request.invalid", path="/role", message=str(exc))]) from exc
@@ -162,6 +168,7 @@ def _view(client: Client) -> ClientView:
         created_at=client.created_at,
         expires_at=client.expires_at,
         revoked_at=client.revoked_at,
+        require_signature=client.require_signature,
     )
 
 

@@ -9,7 +9,18 @@ from functools import partial
 from fastapi import FastAPI
 from starlette.types import Scope
 
-from gateway.api import admin, batches, declarations, ecommerce, events, system, webhooks
+from gateway.api import (
+    admin,
+    admin_origin,
+    authorisations,
+    batches,
+    declarations,
+    ecommerce,
+    events,
+    signing_keys,
+    system,
+    webhooks,
+)
 from gateway.api.deadline import DeadlineMiddleware
 from gateway.api.problems import install_problem_handlers
 from gateway.bootstrap import Gateway
@@ -42,6 +53,9 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(system.router)
     app.include_router(admin.router)
+    app.include_router(signing_keys.router)
+    app.include_router(authorisations.router)
+    app.include_router(admin_origin.router)
     app.add_middleware(DeadlineMiddleware, timeout_s=partial(_deadline_s, gateway.settings))
     return app
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import ValidationError
 
 from gateway.api.deps import GatewayDep, Reader, Submitter, rate_limited, read_body
+from gateway.api.origin import OnBehalfOf, SignatureHeader, origin_of
 from gateway.api.schemas import (
     AgencyStatus,
     AmendmentAccepted,
@@ -25,6 +26,7 @@ from gateway.api.schemas import (
     DeclarationSummary,
     DeclarationView,
     HistoryItem,
+    SignedByView,
     VersionItem,
 )
 from gateway.contracts.statuses import Status
@@ -82,14 +84,18 @@ async def submit_declaration(
     response: Response,
     gateway: GatewayDep,
     client: Submitter,
+    on_behalf_of: OnBehalfOf,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    signature: SignatureHeader = None,
 ) -> DeclarationAccepted:
     body = await read_body(request, gateway.settings.max_body_bytes)
+    origin = await origin_of(gateway, client, signature=signature, body=body, on_behalf_of=on_behalf_of)
     accepted = await gateway.submissions.submit(
         body=body,
         content_type=request.headers.get("content-type"),
         client=client,
         idempotency_key=idempotency_key,
+        origin=origin,
     )
     response.headers["Location"] = f"/v1/declarations/{accepted.id}"
     if accepted.replayed:
@@ -180,15 +186,18 @@ async def amend_declaration(
     gateway: GatewayDep,
     client: Submitter,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    signature: SignatureHeader = None,
 ) -> AmendmentAccepted:
     await _require_visible(gateway, declaration_id, client)  # 404 before anything about the body
     body = await read_body(request, gateway.settings.max_body_bytes)
+    origin = await origin_of(gateway, client, signature=signature, body=body)
     amended = await gateway.changes.amend(
         declaration_id,
         body=body,
         content_type=request.headers.get("content-type"),
         client=client,
         idempotency_key=idempotency_key,
+        signed_by=origin.signed_by,
     )
     response.headers["Location"] = f"/v1/declarations/{amended.id}"
     if amended.replayed:
@@ -231,11 +240,15 @@ async def cancel_declaration(
     response: Response,
     gateway: GatewayDep,
     client: Submitter,
+    signature: SignatureHeader = None,
 ) -> CancellationAccepted:
     await _require_visible(gateway, declaration_id, client)
     body = await read_body(request, gateway.settings.max_body_bytes)
+    origin = await origin_of(gateway, client, signature=signature, body=body)
     reason = _cancellation_reason(body, request.headers.get("content-type"))
-    cancelled = await gateway.changes.cancel(declaration_id, body=body, reason=reason, client=client)
+    cancelled = await gateway.changes.cancel(
+        declaration_id, body=body, reason=reason, client=client, signed_by=origin.signed_by
+    )
     response.headers["Location"] = f"/v1/declarations/{cancelled.id}"
     return CancellationAccepted(
         id=cancelled.id, version=cancelled.version, status=cancelled.status, receipt=cancelled.receipt
@@ -255,7 +268,13 @@ async def list_versions(declaration_id: str, gateway: GatewayDep, client: Reader
     if record is None:
         raise NotFound("no such declaration")
     return [
-        VersionItem(version=v.version, digest=v.digest, received_at=v.received_at, receipt=v.receipt)
+        VersionItem(
+            version=v.version,
+            digest=v.digest,
+            received_at=v.received_at,
+            receipt=v.receipt,
+            signed_by=_signed_by(v.signature_kid, v.signature_alg),
+        )
         for v in versions
     ]
 
@@ -330,6 +349,9 @@ def _view(record: DeclarationRecord) -> DeclarationView:
         version=record.version,
         reference=record.reference,
         lodgement_id=record.bulk_id,
+        submitted_by=record.trader,
+        on_behalf_of=record.on_behalf_of,
+        signed_by=_signed_by(record.signature_kid, record.signature_alg),
         digest=record.digest,
         received_at=record.received_at,
         updated_at=record.updated_at,
@@ -340,6 +362,10 @@ def _view(record: DeclarationRecord) -> DeclarationView:
         },
         history=[HistoryItem(status=h.status, at=h.at, detail=h.detail) for h in record.history],
     )
+
+
+def _signed_by(kid: str | None, alg: str | None) -> SignedByView | None:
+    return SignedByView(kid=kid, alg=alg) if kid is not None and alg is not None else None
 
 
 def _encode_cursor(record: DeclarationRecord) -> str:

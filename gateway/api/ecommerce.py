@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import GatewayDep, Submitter, rate_limited, read_body
+from gateway.api.origin import OnBehalfOf, SignatureHeader, origin_of
 from gateway.api.problems import problem
 from gateway.batches.readers.csv_rows import read_csv
 from gateway.batches.readers.records import ReaderLimits
@@ -90,12 +91,15 @@ async def lodge_consignments(
     request: Request,
     gateway: GatewayDep,
     client: Submitter,
+    on_behalf_of: OnBehalfOf,
+    signature: SignatureHeader = None,
 ) -> Any:
     settings = gateway.settings
     body = await read_body(request, settings.ecommerce_max_body_bytes)
+    origin = await origin_of(gateway, client, signature=signature, body=body, on_behalf_of=on_behalf_of)
     assembled = _assembled(body, request.headers.get("content-type"), gateway=gateway)
     lodged = await gateway.lodgements.lodge(
-        [item for item, _ in assembled], client=client, received_digest=body_digest(body)
+        [item for item, _ in assembled], client=client, received_digest=body_digest(body), origin=origin
     )
     answer = _answer(lodged)
     if lodged.accepted == 0:

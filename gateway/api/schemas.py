@@ -15,6 +15,7 @@ __all__ = [
     "DeclarationList",
     "DeclarationView",
     "HistoryItem",
+    "SignedByView",
     "VersionItem",
 ]
 
@@ -45,11 +46,19 @@ class CancellationAccepted(BaseModel):
     receipt: str = Field(description="Compact JWS over the receipt payload (with `action` and `version`).")
 
 
+class SignedByView(BaseModel):
+    """The submitter's key that signed the body (`TSW-Signature`), as verified on receipt."""
+
+    kid: str
+    alg: str = Field(description="EdDSA, Ed25519 or ES256")
+
+
 class VersionItem(BaseModel):
     version: int
     digest: str
     received_at: datetime
     receipt: str
+    signed_by: SignedByView | None = Field(default=None, description="When this version was signed.")
 
 
 class AgencyStatus(BaseModel):
@@ -78,6 +87,13 @@ class DeclarationView(BaseModel):
     )
     reference: str | None = Field(default=None, description="The submitter's own reference, if any.")
     lodgement_id: str | None = Field(default=None, description="The fast-path lodgement it came in.")
+    submitted_by: str = Field(description="Client id of the submitter: the trader, or the forwarder.")
+    on_behalf_of: str | None = Field(
+        default=None, description="Client id of the trader a forwarder lodged it for (who reads it too)."
+    )
+    signed_by: SignedByView | None = Field(
+        default=None, description="The key that signed the first submission's body, if it was signed."
+    )
     agencies: dict[str, AgencyStatus]
     history: list[HistoryItem]
 

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.store.records import Client, ClientCredentials
 from gateway.store.tables import api_clients
 
-__all__ = ["ClientRepository", "KeyMatch"]
+__all__ = ["CLIENT_COLUMNS", "ClientRepository", "KeyMatch", "client_of"]
 
-_CLIENT_COLUMNS = (
+CLIENT_COLUMNS = (
     api_clients.c.id,
     api_clients.c.name,
     api_clients.c.role,
@@ -23,6 +23,7 @@ _CLIENT_COLUMNS = (
     api_clients.c.expires_at,
     api_clients.c.revoked_at,
     api_clients.c.agency,
+    api_clients.c.require_signature,
 )
 
 
@@ -50,33 +51,34 @@ class ClientRepository:
                 created_at=client.created_at,
                 key_created_at=client.created_at,
                 expires_at=client.expires_at,
+                require_signature=client.require_signature,
             )
         )
 
     async def get(self, client_id: str) -> Client | None:
-        query = select(*_CLIENT_COLUMNS).where(api_clients.c.id == client_id)
+        query = select(*CLIENT_COLUMNS).where(api_clients.c.id == client_id)
         row = (await self._connection.execute(query)).mappings().first()
         return Client(**row) if row else None
 
     async def find(self, ref: str) -> Client | None:
         """A client by id or by name."""
-        query = select(*_CLIENT_COLUMNS).where(or_(api_clients.c.id == ref, api_clients.c.name == ref))
+        query = select(*CLIENT_COLUMNS).where(or_(api_clients.c.id == ref, api_clients.c.name == ref))
         row = (await self._connection.execute(query)).mappings().first()
         return Client(**row) if row else None
 
     async def by_key_hash(self, key_hash: str) -> KeyMatch | None:
-        query = select(*_CLIENT_COLUMNS, api_clients.c.key_hash, api_clients.c.previous_key_expires_at).where(
+        query = select(*CLIENT_COLUMNS, api_clients.c.key_hash, api_clients.c.previous_key_expires_at).where(
             or_(api_clients.c.key_hash == key_hash, api_clients.c.previous_key_hash == key_hash)
         )
         row = (await self._connection.execute(query)).mappings().first()
         if row is None:
             return None
         current = row["key_hash"] == key_hash
-        return KeyMatch(_client(row), key_expires_at=None if current else row["previous_key_expires_at"])
+        return KeyMatch(client_of(row), key_expires_at=None if current else row["previous_key_expires_at"])
 
     async def all(self) -> list[ClientCredentials]:
         query = select(
-            *_CLIENT_COLUMNS,
+            *CLIENT_COLUMNS,
             api_clients.c.key_prefix,
             api_clients.c.key_created_at,
             api_clients.c.previous_key_prefix,
@@ -84,7 +86,7 @@ class ClientRepository:
         ).order_by(api_clients.c.created_at, api_clients.c.id)
         return [
             ClientCredentials(
-                client=_client(row),
+                client=client_of(row),
                 key_prefix=row["key_prefix"],
                 key_created_at=row["key_created_at"] or row["created_at"],
                 previous_key_prefix=row["previous_key_prefix"],
@@ -99,6 +101,11 @@ class ClientRepository:
             update(api_clients)
             .where(api_clients.c.id == client_id, api_clients.c.revoked_at.is_(None))
             .values(revoked_at=at)
+        )
+
+    async def set_require_signature(self, client_id: str, required: bool) -> None:
+        await self._connection.execute(
+            update(api_clients).where(api_clients.c.id == client_id).values(require_signature=required)
         )
 
     async def rotate(
@@ -118,5 +125,5 @@ class ClientRepository:
         )
 
 
-def _client(row: RowMapping) -> Client:
-    return Client(**{column.name: row[column.name] for column in _CLIENT_COLUMNS})
+def client_of(row: RowMapping) -> Client:
+    return Client(**{column.name: row[column.name] for column in CLIENT_COLUMNS})

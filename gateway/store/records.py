@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+from gateway.documents.origin import SignedBy
 
 __all__ = [
     "AgencyState",
@@ -14,6 +17,7 @@ __all__ = [
     "HistoryEntry",
     "NewAmendment",
     "NewDeclaration",
+    "Origin",
     "OutboxEvent",
     "VersionRecord",
 ]
@@ -28,6 +32,26 @@ class Client:
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     agency: str | None = None  # for role `agency`: the agency whose routed documents it reads
+    require_signature: bool = False  # its submissions must carry a valid TSW-Signature
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who a submission is from beyond the caller: the trader a forwarder lodges it for, and the
+    caller's verified signature over the body. Neither: a plain submission."""
+
+    on_behalf_of: Client | None = None
+    signed_by: SignedBy | None = None
+
+    def receipt_fields(self) -> dict[str, Any]:
+        """What a receipt adds: ``signed_by`` ``{"kid", "alg"}``, ``on_behalf_of`` (name, and id)."""
+        fields: dict[str, Any] = {}
+        if self.signed_by is not None:
+            fields["signed_by"] = self.signed_by.summary()
+        if self.on_behalf_of is not None:
+            fields["on_behalf_of"] = self.on_behalf_of.name
+            fields["on_behalf_of_id"] = self.on_behalf_of.id
+        return fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +95,8 @@ class NewDeclaration:
     idempotency_key: str | None = None
     reference: str | None = None
     bulk_id: str | None = None
+    on_behalf_of: str | None = None  # the trader a forwarder lodged it for (`trader` is the forwarder)
+    signed_by: SignedBy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +111,8 @@ class BulkLodgement:
     consignments: tuple[NewDeclaration, ...]
     events: tuple[OutboxEvent, ...]  # without a body of their own: they publish `body`
     body: bytes
+    on_behalf_of: str | None = None
+    signed_by: SignedBy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +128,7 @@ class NewAmendment:
     received_at: datetime
     events: tuple[OutboxEvent, ...]
     idempotency_key: str | None = None
+    signed_by: SignedBy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +140,8 @@ class VersionRecord:
     receipt: str
     received_at: datetime
     idempotency_key: str | None = None
+    signature_kid: str | None = None
+    signature_alg: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,5 +174,8 @@ class DeclarationRecord:
     version: int = 1
     reference: str | None = None
     bulk_id: str | None = None
+    on_behalf_of: str | None = None
+    signature_kid: str | None = None
+    signature_alg: str | None = None
     agencies: dict[str, AgencyState] = field(default_factory=dict)
     history: list[HistoryEntry] = field(default_factory=list)

@@ -19,6 +19,13 @@ Webhooks (`gateway.webhooks`): `webhook_subscriptions` (a client's callback URLs
 `webhook_attempts` (every HTTP attempt, the delivery log) and `webhook_cursors` (how far the fan-out
 has read `status_history`).
 
+Origin (`gateway.signing_keys`, `gateway.forwarders`): `client_signing_keys` (the public keys a client
+signs its requests with; a revoked key stays, as evidence for what it signed before) and
+`forwarder_authorisations` (which forwarder may lodge for which trader). A declaration records the
+trader it was lodged for (`on_behalf_of`, when a forwarder lodged it) and, when signed, the key id,
+algorithm and the detached JWS itself (`signature_kid`, `signature_alg`, `signature`); so do
+amendments and fast-path lodgements.
+
 Audit (`gateway.audit`): `audit_log` (every audited event; `seq`, `prev_hash` and `hash` stay empty
 until the chainer links the row into the hash chain) and `audit_checkpoints` (the chain head at
 intervals, signed by the gateway key).
@@ -32,6 +39,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -58,7 +66,9 @@ __all__ = [
     "batch_jobs",
     "batch_results",
     "bulk_lodgements",
+    "client_signing_keys",
     "declarations",
+    "forwarder_authorisations",
     "inbox",
     "metadata",
     "outbox",
@@ -112,7 +122,33 @@ api_clients = Table(
     Column("previous_key_prefix", String(16)),
     Column("previous_key_expires_at", UtcDateTime()),
     Column("key_created_at", UtcDateTime()),  # when the current key was issued (None: at creation)
+    # Every submission must carry a valid TSW-Signature (gateway.documents.origin).
+    Column("require_signature", Boolean, nullable=False, server_default=text("false")),
     Index("ix_api_clients_previous_key_hash", "previous_key_hash", unique=True),
+)
+
+client_signing_keys = Table(
+    "client_signing_keys",
+    metadata,
+    Column("client_id", String(36), ForeignKey("api_clients.id"), primary_key=True),
+    Column("kid", String(100), primary_key=True),
+    Column("thumbprint", String(43), nullable=False),  # RFC 7638: the same key twice is refused
+    Column("kty", String(8), nullable=False),
+    Column("crv", String(16), nullable=False),
+    Column("jwk", JSON, nullable=False),  # public members only
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime()),
+    UniqueConstraint("client_id", "thumbprint", name="uq_client_signing_keys_thumbprint"),
+)
+
+forwarder_authorisations = Table(
+    "forwarder_authorisations",
+    metadata,
+    Column("forwarder_id", String(36), ForeignKey("api_clients.id"), primary_key=True),
+    Column("trader_id", String(36), ForeignKey("api_clients.id"), primary_key=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("created_by", String(36)),  # the admin or trader client that granted it; None: the CLI
+    Index("ix_forwarder_authorisations_trader", "trader_id"),
 )
 
 bulk_lodgements = Table(
@@ -125,6 +161,10 @@ bulk_lodgements = Table(
     Column("receipt", Text, nullable=False),
     Column("body", LargeBinary, nullable=False),  # the routed bulk value, once for every agency
     Column("received_at", UtcDateTime(), nullable=False),
+    Column("on_behalf_of", String(36), ForeignKey("api_clients.id", name="fk_bulk_lodgements_on_behalf_of")),
+    Column("signature_kid", String(100)),
+    Column("signature_alg", String(16)),
+    Column("signature", Text),
 )
 
 declarations = Table(
@@ -147,9 +187,22 @@ declarations = Table(
     Column(
         "bulk_id", String(36), ForeignKey("bulk_lodgements.id", name="fk_declarations_bulk_id"), index=True
     ),
+    # The trader a forwarder lodged it for (`trader` is then the forwarder): both may read it.
+    Column("on_behalf_of", String(36), ForeignKey("api_clients.id", name="fk_declarations_on_behalf_of")),
+    Column("signature_kid", String(100)),
+    Column("signature_alg", String(16)),
+    Column("signature", Text),  # the submitter's detached JWS over `body`, as received
     UniqueConstraint("trader", "idempotency_key", name="uq_declarations_trader_idempotency_key"),
     UniqueConstraint("trader", "reference", name="uq_declarations_trader_reference"),
     Index("ix_declarations_trader_received", "trader", "received_at", "id"),
+    Index(
+        "ix_declarations_on_behalf_of_received",
+        "on_behalf_of",
+        "received_at",
+        "id",
+        sqlite_where=text("on_behalf_of IS NOT NULL"),
+        postgresql_where=text("on_behalf_of IS NOT NULL"),
+    ),
 )
 
 status_history = Table(
@@ -198,6 +251,9 @@ amendments = Table(
     Column("receipt", Text, nullable=False),
     Column("idempotency_key", String(255)),
     Column("received_at", UtcDateTime(), nullable=False),
+    Column("signature_kid", String(100)),
+    Column("signature_alg", String(16)),
+    Column("signature", Text),
     UniqueConstraint("declaration_id", "idempotency_key", name="uq_amendments_declaration_idempotency_key"),
 )
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 
 from gateway.errors import ServiceUnavailable
 from gateway.store.audit import AuditRepository
+from gateway.store.authorisations import AuthorisationRepository
 from gateway.store.batches import BatchRepository
 from gateway.store.clients import ClientRepository
 from gateway.store.repository import (
@@ -24,6 +25,7 @@ from gateway.store.repository import (
     DeclarationRepository,
     OutboxRepository,
 )
+from gateway.store.signing_keys import SigningKeyRepository
 from gateway.store.webhooks import WebhookRepository
 
 __all__ = ["UnitOfWork", "UnitOfWorkFactory"]
@@ -37,6 +39,8 @@ class UnitOfWork:
     webhooks: WebhookRepository
     batches: BatchRepository
     audit: AuditRepository
+    signing_keys: SigningKeyRepository
+    authorisations: AuthorisationRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -57,6 +61,8 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(self._connection)
         self.batches = BatchRepository(self._connection)
         self.audit = AuditRepository(self._connection)
+        self.signing_keys = SigningKeyRepository(self._connection)
+        self.authorisations = AuthorisationRepository(self._connection)
         return self
 
     async def __aexit__(

@@ -12,15 +12,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.api.app import create_app
 from gateway.config import REPO_ROOT
+from gateway.documents.trader_keys import public_jwk
 from gateway.localkafka import LocalKafka
 from tests.conftest import RunningGateway, gateway_settings, start_gateway
 
 EXAMPLE = REPO_ROOT / "schemas" / "hk.tdec" / "examples" / "valid" / "import-electronics-cn-sea.xml"
 ROLES = ("trader", "forwarder", "agency", "admin")
 SUBMITTERS = frozenset({"trader", "forwarder"})
+TRADERS = frozenset({"trader"})
 READERS = frozenset({"trader", "forwarder", "agency"})
 ADMIN = frozenset({"admin"})
 
@@ -59,6 +62,22 @@ EXPECTED: dict[tuple[str, str], Access] = {
     ("POST", "/v1/admin/clients/{client_id}/rotate-key"): Access(ADMIN, owned=True),
     ("GET", "/v1/admin/keys"): Access(ADMIN),
     ("POST", "/v1/admin/keys/rotate"): Access(ADMIN),
+    ("POST", "/v1/signing-keys"): Access(SUBMITTERS),
+    ("GET", "/v1/signing-keys"): Access(SUBMITTERS),
+    ("GET", "/v1/signing-keys/{kid}"): Access(SUBMITTERS, owned=True),
+    ("DELETE", "/v1/signing-keys/{kid}"): Access(SUBMITTERS, owned=True),
+    ("GET", "/v1/authorisations"): Access(SUBMITTERS),
+    # DELETE before PUT (same path, run in this order): once the other trader's PUT has authorised the
+    # forwarder for it, its DELETE would find something to withdraw.
+    ("DELETE", "/v1/authorisations/{forwarder}"): Access(TRADERS, owned=True),
+    ("PUT", "/v1/authorisations/{forwarder}"): Access(TRADERS),
+    ("PUT", "/v1/admin/clients/{client_id}/require-signature"): Access(ADMIN, owned=True),
+    ("DELETE", "/v1/admin/clients/{client_id}/require-signature"): Access(ADMIN, owned=True),
+    ("GET", "/v1/admin/clients/{client_id}/signing-keys"): Access(ADMIN, owned=True),
+    ("DELETE", "/v1/admin/clients/{client_id}/signing-keys/{kid}"): Access(ADMIN, owned=True),
+    ("GET", "/v1/admin/clients/{client_id}/authorisations"): Access(ADMIN, owned=True),
+    ("PUT", "/v1/admin/clients/{client_id}/authorisations/{trader}"): Access(ADMIN, owned=True),
+    ("DELETE", "/v1/admin/clients/{client_id}/authorisations/{trader}"): Access(ADMIN, owned=True),
     ("GET", "/.well-known/jwks.json"): PUBLIC,
     ("GET", "/asyncapi.yaml"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
@@ -106,7 +125,9 @@ async def _world(running: RunningGateway) -> World:
         "revoked key": {"Authorization": f"Bearer {revoked_key}"},
         "expired key": {"Authorization": f"Bearer {expired_key}"},
     }
-    return World(callers=callers, bad_credentials=bad, ids=await _resources(running, callers["owner"]))
+    ids = await _resources(running, callers["owner"])
+    ids.update(await _origin_resources(running, callers["owner"]))
+    return World(callers=callers, bad_credentials=bad, ids=ids)
 
 
 async def _agency(running: RunningGateway, name: str, agency: str) -> dict[str, str]:
@@ -133,6 +154,19 @@ async def _resources(running: RunningGateway, owner: dict[str, str]) -> dict[str
         "webhook_id": webhook.json()["id"],
         "batch_id": batch.json()["id"],
         "client_id": victim.id,
+    }
+
+
+async def _origin_resources(running: RunningGateway, owner: dict[str, str]) -> dict[str, str]:
+    """The owner's signing key, and the forwarder it authorised to lodge for it."""
+    jwk = public_jwk(Ed25519PrivateKey.generate())
+    key = await running.http.post("/v1/signing-keys", json=jwk, headers=owner)
+    authorised = await running.http.put("/v1/authorisations/forwarder", headers=owner)
+    assert (key.status_code, authorised.status_code) == (201, 201)
+    return {
+        "kid": key.json()["kid"],
+        "forwarder": authorised.json()["forwarder"]["id"],
+        "trader": authorised.json()["trader"]["id"],
     }
 
 
