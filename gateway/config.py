@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
         default="FULL", description="FULL: a 202 survives power loss; NORMAL: only a process crash."
     )
+    database_timeout_ms: int = Field(
+        default=5_000,
+        gt=0,
+        description="How long one database operation waits for the database before the request is answered "
+        "503: SQLite's busy timeout (the write lock held elsewhere); PostgreSQL's connect timeout and wait "
+        "for a pooled connection. Keep it well under request_timeout_ms.",
+    )
     kafka_max_message_bytes: int = Field(
         default=16 * 1024 * 1024,
         description="Largest routed record; must exceed max_body_bytes plus headers.",

@@ -23,6 +23,8 @@ GatewayError
 ├── RateLimited                   the client is over its request rate; `retry_after_s` (429)
 ├── SignatureInvalid              a JWS does not verify against the keys offered
 └── ServiceUnavailable            a dependency (database, broker) is down; `retriable` is True (503)
+    └── CommitOutcomeUnknown      the connection was lost while committing: the transaction may or
+                                  may not have been applied (the writer checks before answering)
 
 `retriable` tells a caller whether trying the same thing again later can succeed.
 Third-party exceptions are translated at the boundary with ``raise X(...) from exc``; the HTTP
@@ -37,6 +39,7 @@ from gateway.documents.problems import Problem
 
 __all__ = [
     "AuthError",
+    "CommitOutcomeUnknown",
     "Conflict",
     "DocumentError",
     "DocumentInvalid",
@@ -49,10 +52,10 @@ __all__ = [
     "RateLimited",
     "ServiceUnavailable",
     "SignatureInvalid",
-    "SignatureRefused",
     "UnknownDocumentType",
     "UnprocessableRequest",
     "UnsafeDestination",
+    "SignatureRefused",
     "UnsafeDocument",
     "UnsupportedMediaType",
 ]
@@ -121,6 +124,9 @@ class AuthError(GatewayError):
     """Missing, unknown, expired or revoked credentials."""
 
 
+class Forbidden(GatewayError):
+    """The caller is known but its role does not allow this."""
+
 class SignatureRefused(AuthError):
     """A request's detached signature (`TSW-Signature`) is refused; `code` says why, stably
     (`signature.required`, `signature.malformed`, `signature.unknown-key`, ...)."""
@@ -130,9 +136,6 @@ class SignatureRefused(AuthError):
         self.problems = [Problem(code=code, path="/headers/TSW-Signature", message=message)]
         super().__init__(message)
 
-
-class Forbidden(GatewayError):
-    """The caller is known but its role does not allow this."""
 
 
 class NotFound(GatewayError):
@@ -161,3 +164,10 @@ class ServiceUnavailable(GatewayError):
     """A dependency the request needs is down; try again later."""
 
     retriable = True
+
+
+class CommitOutcomeUnknown(ServiceUnavailable):
+    """The database connection broke while a COMMIT was in flight (a PostgreSQL server stopped or
+    restarted at that moment): the server may have applied the transaction without being able to say
+    so. Whoever committed must find out (read the rows back once the database answers) before telling
+    a caller either way."""

@@ -103,3 +103,5 @@ class RefusalRecorder:
                 await self.flush()
             except ServiceUnavailable as exc:
                 log.warning("audit: refusals not recorded yet (%s); retrying", exc)
+            except Exception:  # kept for the next flush; the task must live on
+                log.exception("audit: recording refusals failed; retrying")

@@ -19,7 +19,7 @@ from gateway.audit import events as audit_events
 from gateway.batches.readers import BatchFileError, ReaderLimits, open_reader, sniff_kind
 from gateway.batches.spool import Spooled, spool
 from gateway.ecommerce.columns import COLUMNS
-from gateway.errors import NotFound, UnsupportedMediaType
+from gateway.errors import CommitOutcomeUnknown, NotFound, ServiceUnavailable, UnsupportedMediaType
 from gateway.store.batches import BatchJob, BatchResult, JobStatus
 from gateway.store.records import Client
 from gateway.store.uow import UnitOfWorkFactory
@@ -66,6 +66,17 @@ class BatchService:
         except BatchFileError:
             spooled.path.unlink(missing_ok=True)
             raise
+        try:
+            return await self._enqueue(spooled, client=client, kind=kind, filename=filename)
+        except CommitOutcomeUnknown:
+            raise  # the job may be stored: its file must stay
+        except ServiceUnavailable:
+            spooled.path.unlink(missing_ok=True)  # no job refers to it: nothing half-written stays
+            raise
+
+    async def _enqueue(
+        self, spooled: Spooled, *, client: Client, kind: str, filename: str | None
+    ) -> tuple[BatchJob, bool]:
         async with self._uow_factory() as uow:
             earlier = await uow.batches.by_digest(client.id, spooled.digest)
             if earlier is None:

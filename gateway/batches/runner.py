@@ -3,6 +3,9 @@
 It starts with the gateway, resumes jobs a stopped gateway left running (from their last committed
 chunk), and sleeps until an upload queues a new job (`notify`) or `idle_poll_s` passes. One runner per
 database is assumed, as for the outbox relay.
+
+While the database is unavailable the job in hand stays `running` (its chunk rolled back) and the
+runner tries again every `idle_poll_s`, resuming from the last committed chunk; it never exits.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class BatchRunner:
                     await self._run_one(job)
             except ServiceUnavailable as exc:
                 log.warning("batch runner: database unavailable (%s); retrying", exc)
+            except Exception:  # a bug must not stop every later job: logged, retried
+                log.exception("batch runner: unexpected error; retrying")
             if not self._wake.is_set():
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._idle_poll_s):

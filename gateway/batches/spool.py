@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.errors import PayloadTooLarge
+from gateway.errors import PayloadTooLarge, ServiceUnavailable
 
 __all__ = ["Spooled", "spool"]
 
@@ -27,7 +27,16 @@ class Spooled:
 
 
 async def spool(chunks: AsyncIterator[bytes], *, directory: Path, limit_bytes: int) -> Spooled:
-    """Write `chunks` to a new file in `directory`; `PayloadTooLarge` (and no file) past `limit_bytes`."""
+    """Write `chunks` to a new file in `directory`; `PayloadTooLarge` (and no file) past `limit_bytes`;
+    `ServiceUnavailable` (and no file) when the disk is full or failing: the upload may be tried again."""
+    try:
+        return await _spool(chunks, directory=directory, limit_bytes=limit_bytes)
+    except OSError as exc:  # ENOSPC, EDQUOT, EIO: say so without the path
+        reason = exc.strerror or "I/O error"
+        raise ServiceUnavailable(f"the upload cannot be stored now: {reason}") from exc
+
+
+async def _spool(chunks: AsyncIterator[bytes], *, directory: Path, limit_bytes: int) -> Spooled:
     directory.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (a local directory: instant)
     path = directory / f"{uuid.uuid4()}.upload"
     sha256 = hashlib.sha256()

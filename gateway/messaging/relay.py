@@ -7,6 +7,12 @@ records with the same `ce_id`, which consumers deduplicate; nothing is ever lost
 
 While Kafka is unreachable the relay backs off (doubling up to `max_backoff_s`) and keeps the rows;
 the backlog drains when the broker returns. `notify()` wakes it as soon as a submission commits.
+
+While the database is unavailable it backs off the same way. A batch Kafka acknowledged but the
+database could not record is kept in memory and recorded first when the database returns, before
+anything else is read: a database outage alone never sends a record twice (only a crash in that
+window does, under the same `ce_id`). Any other error is logged and retried: the relay never exits
+while its process runs.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._unrecorded: list[PendingEvent] = []  # acknowledged by Kafka, not yet marked published
 
     def notify(self) -> None:
         self._wake.set()
@@ -91,6 +98,12 @@ class OutboxRelay:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff_s)
                 continue
+            except Exception:  # a bug must not stop routing for good: logged, retried
+                log.exception("outbox relay: unexpected error; retrying in %.1fs", backoff)
+                await self._drop_producer()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff_s)
+                continue
             backoff = 0.1
             if published == 0:  # caught up (a batch may be short of batch_size on its byte budget)
                 await self._idle()
@@ -103,6 +116,10 @@ class OutboxRelay:
 
     async def publish_batch(self) -> int:
         """Publish one batch of pending events; returns how many were published."""
+        if self._unrecorded:  # sent before the database failed: record those, send nothing again
+            await self._mark_published(self._unrecorded)
+            recorded, self._unrecorded = len(self._unrecorded), []
+            return recorded
         async with self._uow_factory() as uow:
             pending = await uow.outbox.pending(self._batch_size)
         if not pending:
@@ -113,7 +130,11 @@ class OutboxRelay:
         except (TimeoutError, KafkaError, OSError) as exc:
             await self._record_failure(pending, exc)
             raise
-        await self._mark_published(pending)
+        try:
+            await self._mark_published(pending)
+        except ServiceUnavailable:
+            self._unrecorded = pending  # recorded first once the database answers again
+            raise
         return len(pending)
 
     async def _send_all(self, producer: AIOKafkaProducer, pending: list[PendingEvent]) -> None:

@@ -5,8 +5,15 @@ Each fetched batch is applied in order, the single answers of a partition togeth
 other writers from queueing behind a transaction per answer), a bulk answer about many consignments
 on its own (`apply_bulk`), and only then
 committed, so a crash re-reads at most one batch, whose answers the inbox recognises. A record that
-cannot be parsed is logged with its reason and skipped. If the database is down, the consumer is
-dropped and recreated after a back-off, re-reading from the last committed offset.
+cannot be parsed is logged with its reason and skipped.
+
+If the database is unavailable the fetched batch is held and applied again after a back-off
+(doubling up to `max_backoff_s`) until it is stored: the answers a failed transaction held are
+applied then, those a committed one held are recognised by the inbox, and the offsets are committed
+only once every answer of the batch is durably applied. The consumer keeps its group membership
+meanwhile (aiokafka heartbeats on its own); an outage longer than `max.poll.interval.ms` costs a
+rejoin and a re-read from the last committed offset, nothing more. Kafka errors, and any other
+error, drop the consumer and recreate it after a back-off: it never exits while its process runs.
 """
 
 from __future__ import annotations
@@ -82,6 +89,8 @@ class ResponseConsumer:
                 await self._consume(consumer)
             except (KafkaError, OSError, ServiceUnavailable) as exc:
                 log.warning("response consumer: %s; retrying in %.1fs", exc, backoff)
+            except Exception:  # a bug must not stop answers for good: logged, retried
+                log.exception("response consumer: unexpected error; retrying in %.1fs", backoff)
             finally:
                 await stop_within(consumer.stop, what="response consumer")
             await asyncio.sleep(backoff)
@@ -93,9 +102,26 @@ class ResponseConsumer:
             if consumer.assignment():
                 self.ready.set()
             for records in batch.values():
-                await self._apply_all(records)
+                await self._apply_until_stored(records)
             if batch:
                 await consumer.commit()
+
+    async def _apply_until_stored(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Apply `records`, again and again while the database is unavailable; offsets wait."""
+        backoff = 0.1
+        while True:
+            try:
+                await self._apply_all(records)
+                return
+            except ServiceUnavailable as exc:
+                log.warning(
+                    "response consumer: database unavailable (%s); %d answers held, retrying in %.1fs",
+                    exc,
+                    len(records),
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff_s)
 
     async def _apply_all(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         """Apply a fetched batch in order: runs of single answers in one transaction each, a bulk

@@ -2,6 +2,14 @@
 
 SQLite runs in WAL mode with `synchronous=FULL` (a 202 means the row is on disk), a busy timeout and
 foreign keys on; PostgreSQL is used as configured. Migrations run through Alembic on the same engine.
+
+Waiting for the database is bounded by `timeout_ms` (`TSW_DATABASE_TIMEOUT_MS`) so that an outage
+becomes a prompt 503 rather than a request hanging to its deadline: on SQLite it is the busy timeout
+(the write lock held by another process for longer fails with "database is locked"); on PostgreSQL
+the connect timeout and the wait for a pooled connection. PostgreSQL connections are pinged when
+checked out of the pool (`pool_pre_ping`) and a disconnect error invalidates the whole pool, so
+connections broken by a server restart are replaced, never handed out: the gateway recovers from a
+restart on its own.
 """
 
 from __future__ import annotations
@@ -25,13 +33,24 @@ _JSON: dict[str, Any] = {
 }
 
 
-def create_engine(url: str, *, sqlite_synchronous: str = "FULL") -> AsyncEngine:
+def create_engine(url: str, *, sqlite_synchronous: str = "FULL", timeout_ms: int = 5_000) -> AsyncEngine:
+    timeout_s = timeout_ms / 1000
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **_JSON)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(sqlite_synchronous))
+        engine = create_async_engine(url, connect_args={"timeout": timeout_s}, **_JSON)
+        pragmas = _sqlite_pragmas(sqlite_synchronous, busy_timeout_ms=timeout_ms)
+        event.listen(engine.sync_engine, "connect", pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **_JSON)
+    connect_args = {"timeout": timeout_s} if url.startswith("postgresql+asyncpg") else {}
+    return create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_timeout=timeout_s,
+        connect_args=connect_args,
+        **_JSON,
+    )
 
 
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
@@ -67,14 +86,14 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_pragmas(synchronous: str) -> Any:
+def _sqlite_pragmas(synchronous: str, *, busy_timeout_ms: int) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA page_size=16384")  # takes effect on a new database only
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache per connection
         cursor.execute("PRAGMA mmap_size=268435456")  # reads through the OS page cache, no read() calls
         cursor.execute("PRAGMA temp_store=MEMORY")

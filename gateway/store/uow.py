@@ -4,18 +4,28 @@
         await uow.declarations.add_many(batch)
         await uow.commit()
 
-Leaving the block without `commit()` rolls back. Database outages surface as `ServiceUnavailable`.
+Leaving the block without `commit()` rolls back. Database outages surface as `ServiceUnavailable`
+(and so as a 503 with `Retry-After`), whichever way they show: the connection refused or timed out,
+PostgreSQL starting up or shutting down ("the database system is starting up", "terminating
+connection due to administrator command"), a connection closed in the middle of a statement, the
+pool exhausted past its timeout, SQLite's write lock held too long ("database is locked"), its disk
+full ("database or disk is full") or failing ("disk I/O error"). A rollback or close that fails
+because the connection is already gone never hides the error that ended the block.
+
+A COMMIT cut off by a lost connection raises `CommitOutcomeUnknown`: the server may have applied it.
 """
 
 from __future__ import annotations
 
+import logging
 from types import TracebackType
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-from gateway.errors import ServiceUnavailable
+from gateway.errors import CommitOutcomeUnknown, ServiceUnavailable
 from gateway.store.audit import AuditRepository
 from gateway.store.authorisations import AuthorisationRepository
 from gateway.store.batches import BatchRepository
@@ -28,7 +38,33 @@ from gateway.store.repository import (
 from gateway.store.signing_keys import SigningKeyRepository
 from gateway.store.webhooks import WebhookRepository
 
-__all__ = ["UnitOfWork", "UnitOfWorkFactory"]
+__all__ = ["UnitOfWork", "UnitOfWorkFactory", "database_unavailable", "unavailable_reason"]
+
+log = logging.getLogger(__name__)
+
+#: What a lost database raises inside a transaction: the driver's errors (wrapped by SQLAlchemy) and
+#: socket errors a driver lets through.
+_UNAVAILABLE = (DBAPIError, OSError)
+#: ...and what connecting to an unreachable one raises besides: the driver's connect timeout and the
+#: pool's own checkout timeout.
+_CANNOT_CONNECT = (*_UNAVAILABLE, TimeoutError, sa_exc.TimeoutError)
+
+
+def database_unavailable(error: BaseException | None) -> bool:
+    """True when `error` says the database cannot be used now (not a constraint the caller broke)."""
+    return isinstance(error, _UNAVAILABLE) and not isinstance(error, IntegrityError)
+
+
+def unavailable_reason(error: BaseException | None) -> str:
+    """The driver's own words for why the database failed ("database is locked", "database or disk
+    is full", "connection refused"), for the logs: never the statement or its parameters, which
+    SQLAlchemy's message carries and which may hold a document."""
+    if isinstance(error, DBAPIError):
+        error = error.orig
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    text_ = str(error).split("\n", 1)[0][:200] if error is not None else ""
+    return text_ or type(error).__name__
 
 
 class UnitOfWork:
@@ -51,7 +87,7 @@ class UnitOfWork:
         try:
             self._connection = await self._engine.connect()
             self._transaction = await self._connection.begin()
-        except (OperationalError, OSError) as exc:
+        except _CANNOT_CONNECT as exc:
             await self._close()
             raise ServiceUnavailable("database unavailable") from exc
         self.declarations = DeclarationRepository(self._connection)
@@ -74,9 +110,13 @@ class UnitOfWork:
         try:
             if self._transaction is not None and self._transaction.is_active:
                 await self._transaction.rollback()
+        except _UNAVAILABLE as rollback_error:  # the connection died with the transaction
+            if exc is None:
+                raise ServiceUnavailable("database unavailable") from rollback_error
+            log.debug("rollback after %r failed too: %r", exc, rollback_error)
         finally:
             await self._close()
-        if isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError):
+        if database_unavailable(exc):
             raise ServiceUnavailable("database unavailable") from exc
 
     @property
@@ -90,13 +130,23 @@ class UnitOfWork:
         await self._connection.execute(text("SELECT 1"))
 
     async def commit(self) -> None:
+        """Commit; `CommitOutcomeUnknown` when the connection was lost with the COMMIT in flight."""
         assert self._transaction is not None, "commit() outside `async with`"
-        await self._transaction.commit()
+        try:
+            await self._transaction.commit()
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise CommitOutcomeUnknown("the database connection was lost while committing") from exc
+            raise
 
     async def _close(self) -> None:
-        if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            await connection.close()
+        except _UNAVAILABLE as exc:  # a broken connection: the pool has discarded it already
+            log.debug("closing a broken database connection: %r", exc)
 
 
 class UnitOfWorkFactory:
