@@ -419,23 +419,17 @@ class AnswerRepository:
         if not events:
             return set()
         dialect_insert = postgresql_insert if self._connection.dialect.name == "postgresql" else sqlite_insert
+        # executemany with RETURNING (SQLAlchemy's "insertmanyvalues"): compiled once, whatever the count
         statement = (
             dialect_insert(inbox)
-            .values(
-                [
-                    {
-                        "event_id": event_id,
-                        "declaration_id": declaration_id,
-                        "received_at": at,
-                        "outcome": outcome,
-                    }
-                    for event_id, declaration_id in events
-                ]
-            )
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(inbox.c.event_id)
         )
-        return set((await self._connection.execute(statement)).scalars())
+        rows = [
+            {"event_id": event_id, "declaration_id": declaration_id, "received_at": at, "outcome": outcome}
+            for event_id, declaration_id in events
+        ]
+        return set((await self._connection.execute(statement, rows)).scalars())
 
     async def set_outcomes(self, outcomes: Sequence[tuple[str, str]]) -> None:
         """`set_outcome` for many (event id, outcome) pairs."""
