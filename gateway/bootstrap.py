@@ -30,6 +30,7 @@ from gateway.documents.validator import DocumentValidator
 from gateway.ecommerce.policy import LvcPolicy
 from gateway.ecommerce.rules import LvcRules
 from gateway.errors import PackError
+from gateway.forwarders import ForwarderService
 from gateway.lodgements import LVC_DOCUMENT_TYPE, LodgementService
 from gateway.messaging.kafka import create_producer, create_response_consumer, ensure_topics
 from gateway.messaging.relay import OutboxRelay
@@ -38,6 +39,7 @@ from gateway.messaging.workers import MessagingWorkers
 from gateway.metrics import Metrics
 from gateway.notifications import StatusFeed
 from gateway.ratelimit import RateLimits, TokenBuckets
+from gateway.signing_keys import SigningKeyService
 from gateway.store.database import create_engine, migrate
 from gateway.store.uow import UnitOfWorkFactory
 from gateway.store.writer import SubmissionWriter
@@ -84,6 +86,8 @@ class Gateway:
     batch_runner: BatchRunner
     refusals: RefusalRecorder
     rate_limits: RateLimits
+    signing_keys: SigningKeyService
+    forwarders: ForwarderService
     _started: bool = field(default=False, init=False)
 
     async def start(self) -> None:
@@ -142,6 +146,7 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
         max_consignments=settings.lodgement_max_consignments,
         on_commit=on_commit,
     )
+    forwarders = ForwarderService(uow_factory, cache_ttl_s=settings.api_key_cache_s)
     limits = ReaderLimits(max_entry_bytes=settings.max_body_bytes)
     runner = BatchRunner(
         uow_factory=uow_factory,
@@ -171,12 +176,13 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
         metrics=metrics,
         writer=writer,
         messaging=messaging,
-        feed=StatusFeed(uow_factory),
+        feed=StatusFeed(uow_factory, late_commits=engine.dialect.name != "sqlite"),
         submissions=submissions,
         changes=DeclarationChanges(
             validator=validator,
             keys=keys,
             uow_factory=uow_factory,
+            forwarders=forwarders,
             event_source=settings.event_source,
             on_commit=on_commit,
         ),
@@ -190,6 +196,8 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
         batch_runner=runner,
         refusals=RefusalRecorder(uow_factory),
         rate_limits=_rate_limits(settings),
+        signing_keys=SigningKeyService(uow_factory, cache_ttl_s=settings.api_key_cache_s),
+        forwarders=forwarders,
     )
 
 

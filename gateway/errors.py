@@ -52,10 +52,10 @@ __all__ = [
     "RateLimited",
     "ServiceUnavailable",
     "SignatureInvalid",
+    "SignatureRefused",
     "UnknownDocumentType",
     "UnprocessableRequest",
     "UnsafeDestination",
-    "SignatureRefused",
     "UnsafeDocument",
     "UnsupportedMediaType",
 ]
@@ -124,9 +124,6 @@ class AuthError(GatewayError):
     """Missing, unknown, expired or revoked credentials."""
 
 
-class Forbidden(GatewayError):
-    """The caller is known but its role does not allow this."""
-
 class SignatureRefused(AuthError):
     """A request's detached signature (`TSW-Signature`) is refused; `code` says why, stably
     (`signature.required`, `signature.malformed`, `signature.unknown-key`, ...)."""
@@ -136,6 +133,9 @@ class SignatureRefused(AuthError):
         self.problems = [Problem(code=code, path="/headers/TSW-Signature", message=message)]
         super().__init__(message)
 
+
+class Forbidden(GatewayError):
+    """The caller is known but its role does not allow this."""
 
 
 class NotFound(GatewayError):

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, exists, func, insert, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.contracts.statuses import Status
+from gateway.documents.origin import SignedBy
 from gateway.store.fast_insert import insert_many
 from gateway.store.records import (
     AgencyState,
@@ -57,6 +59,9 @@ _SUMMARY_COLUMNS = (
     declarations.c.version,
     declarations.c.reference,
     declarations.c.bulk_id,
+    declarations.c.on_behalf_of,
+    declarations.c.signature_kid,
+    declarations.c.signature_alg,
 )
 
 
@@ -90,6 +95,8 @@ class DeclarationRepository:
                 receipt=lodgement.receipt,
                 received_at=lodgement.received_at,
                 body=lodgement.body,
+                on_behalf_of=lodgement.on_behalf_of,
+                **_signature_values(lodgement.signed_by),
             )
         )
         if lodgement.consignments:
@@ -146,6 +153,7 @@ class DeclarationRepository:
                 receipt=amendment.receipt,
                 idempotency_key=amendment.idempotency_key,
                 received_at=amendment.received_at,
+                **_signature_values(amendment.signed_by),
             )
         )
         await self._connection.execute(
@@ -219,6 +227,8 @@ class DeclarationRepository:
             declarations.c.receipt,
             declarations.c.received_at,
             declarations.c.idempotency_key,
+            declarations.c.signature_kid,
+            declarations.c.signature_alg,
         ).where(declarations.c.id == declaration_id)
         row = (await self._connection.execute(first)).mappings().first()
         if row is None:
@@ -230,6 +240,8 @@ class DeclarationRepository:
                 amendments.c.receipt,
                 amendments.c.received_at,
                 amendments.c.idempotency_key,
+                amendments.c.signature_kid,
+                amendments.c.signature_alg,
             )
             .where(amendments.c.declaration_id == declaration_id)
             .order_by(amendments.c.version)
@@ -243,14 +255,15 @@ class DeclarationRepository:
         self, declaration_id: str, *, trader: str | None = None, agency: str | None = None
     ) -> DeclarationRecord | None:
         """One declaration with its agencies and history; a consignment shows its lodgement's receipt.
-        With `trader`, only if it submitted it; with `agency`, only if it was routed there."""
+        With `trader`, only if it submitted it or a forwarder lodged it for it (`on_behalf_of`); with
+        `agency`, only if it was routed there."""
         query = (
             select(*_SUMMARY_COLUMNS, bulk_lodgements.c.receipt.label("bulk_receipt"))
             .outerjoin(bulk_lodgements, bulk_lodgements.c.id == declarations.c.bulk_id)
             .where(declarations.c.id == declaration_id)
         )
         if trader is not None:
-            query = query.where(declarations.c.trader == trader)
+            query = query.where(or_(declarations.c.trader == trader, declarations.c.on_behalf_of == trader))
         if agency is not None:
             query = query.where(_routed_to(agency))
         row = (await self._connection.execute(query)).mappings().first()
@@ -304,27 +317,22 @@ class DeclarationRepository:
         after: tuple[datetime, str] | None = None,
     ) -> list[DeclarationRecord]:
         """The trader's declarations (with `agency`: those routed there), newest first, keyset-paged
-        by (received_at, id). Neither: nothing (never every declaration by mistake)."""
+        by (received_at, id). Neither: nothing (never every declaration by mistake).
+
+        A trader's are those it submitted and those forwarders lodged for it: two keyset-limited
+        queries, each along its own index, merged (an OR would sort every one of the trader's rows).
+        """
         if trader is None and agency is None:
             return []
-        query = select(*_SUMMARY_COLUMNS)
-        if trader is not None:
-            query = query.where(declarations.c.trader == trader)
-        if agency is not None:
-            query = query.where(_routed_to(agency))
-        if status is not None:
-            query = query.where(declarations.c.status == status)
-        if document_type is not None:
-            query = query.where(declarations.c.document_type == document_type)
-        if after is not None:
-            at, last_id = after
-            query = query.where(
-                or_(
-                    declarations.c.received_at < at,
-                    and_(declarations.c.received_at == at, declarations.c.id < last_id),
-                )
-            )
-        query = query.order_by(declarations.c.received_at.desc(), declarations.c.id.desc()).limit(limit)
+        page = partial(_page_query, limit=limit, status=status, document_type=document_type, after=after)
+        if trader is None:
+            assert agency is not None
+            query = page(_routed_to(agency))
+        else:
+            own = page(declarations.c.trader == trader)
+            lodged_for = page(declarations.c.on_behalf_of == trader)
+            both = union_all(select(own.subquery()), select(lodged_for.subquery())).subquery()
+            query = select(both).order_by(both.c.received_at.desc(), both.c.id.desc()).limit(limit)
         rows = (await self._connection.execute(query)).mappings().all()
         return [DeclarationRecord(**row) for row in rows]
 
@@ -694,6 +702,42 @@ def _routed_to(agency: str) -> ColumnElement[bool]:
     )
 
 
+def _page_query(
+    owner: ColumnElement[bool],
+    *,
+    limit: int,
+    status: str | None,
+    document_type: str | None,
+    after: tuple[datetime, str] | None,
+) -> Select[Any]:
+    """One page of the declarations matching `owner` and the filters, newest first."""
+    query = select(*_SUMMARY_COLUMNS).where(owner)
+    if status is not None:
+        query = query.where(declarations.c.status == status)
+    if document_type is not None:
+        query = query.where(declarations.c.document_type == document_type)
+    if after is not None:
+        at, last_id = after
+        query = query.where(
+            or_(
+                declarations.c.received_at < at,
+                and_(declarations.c.received_at == at, declarations.c.id < last_id),
+            )
+        )
+    return query.order_by(declarations.c.received_at.desc(), declarations.c.id.desc()).limit(limit)
+
+
+def _signature_values(signed_by: SignedBy | None) -> dict[str, str | None]:
+    if signed_by is None:
+        return {"signature_kid": None, "signature_alg": None, "signature": None}
+    # An empty signature: kept elsewhere (a consignment's is its lodgement's).
+    return {
+        "signature_kid": signed_by.kid,
+        "signature_alg": signed_by.alg,
+        "signature": signed_by.signature or None,
+    }
+
+
 def _declaration_row(item: NewDeclaration) -> dict[str, Any]:
     return {
         "id": item.id,
@@ -710,6 +754,8 @@ def _declaration_row(item: NewDeclaration) -> dict[str, Any]:
         "updated_at": item.received_at,
         "reference": item.reference,
         "bulk_id": item.bulk_id,
+        "on_behalf_of": item.on_behalf_of,
+        **_signature_values(item.signed_by),
     }
 
 
