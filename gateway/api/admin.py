@@ -23,6 +23,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(rate_limited("api"))])
 
+MAX_EXPIRY_DAYS = 100 * 366
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _COMMON: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing, unknown, expired or revoked API key", **_PROBLEM},
@@ -35,7 +36,8 @@ class ClientCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     role: str = Field(description="trader, forwarder, agency or admin")
     agency: str | None = Field(default=None, description="For role agency: customs, tid, censtatd, logistics")
-    expires_in_days: float | None = Field(default=None, gt=0)
+    # Bounded: a datetime cannot reach past the year 9999 (a larger value once answered 500).
+    expires_in_days: float | None = Field(default=None, gt=0, le=MAX_EXPIRY_DAYS)
     require_signature: bool = Field(default=False, description="Refuse its unsigned submissions.")
 
 

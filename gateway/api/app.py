@@ -22,6 +22,7 @@ from gateway.api import (
     webhooks,
 )
 from gateway.api.deadline import DeadlineMiddleware
+from gateway.api.openapi import install_openapi
 from gateway.api.problems import install_problem_handlers
 from gateway.bootstrap import Gateway
 from gateway.config import Settings
@@ -46,6 +47,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     )
     app.state.gateway = gateway
     install_problem_handlers(app)
+    install_openapi(app, packs=gateway.validator.packs)
     app.include_router(declarations.router)
     app.include_router(ecommerce.router)
     app.include_router(batches.router)

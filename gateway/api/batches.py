@@ -96,6 +96,7 @@ async def get_batch(batch_id: str, gateway: GatewayDep, client: Submitter) -> Ba
 @router.get(
     "/{batch_id}/results",
     summary="Per-record results so far, in file order: JSON Lines (default) or CSV, by Accept",
+    response_class=StreamingResponse,
     responses={
         200: {"content": {"application/x-ndjson": {}, "text/csv": {}}},
         401: _PROBLEM,

@@ -53,7 +53,8 @@ _DOCUMENT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/xml": {"schema": {"type": "string"}},
+            # The exact bytes: the receipt's digest is over them (and a string would be an element's text).
+            "application/xml": {"schema": {"type": "string", "format": "binary"}},
             "application/json": {"schema": {}},
         },
     }
@@ -123,7 +124,12 @@ async def get_declaration(declaration_id: str, gateway: GatewayDep, client: Read
     "",
     response_model=DeclarationList,
     summary="The caller's declarations (an agency's: those routed to it), newest first",
-    responses={401: _PROBLEM, 403: _PROBLEM, 422: _PROBLEM},
+    responses={
+        400: {"description": "Malformed cursor", **_PROBLEM},
+        401: _PROBLEM,
+        403: _PROBLEM,
+        422: _PROBLEM,
+    },
 )
 async def list_declarations(
     gateway: GatewayDep,
@@ -282,6 +288,7 @@ async def list_versions(declaration_id: str, gateway: GatewayDep, client: Reader
 @router.get(
     "/{declaration_id}/versions/{version}/document",
     summary="The exact bytes of one version of a declaration, as submitted",
+    response_class=Response,
     responses={
         200: {"content": {"application/xml": {}, "application/json": {}}},
         401: _PROBLEM,

@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.bootstrap import Gateway
 from gateway.errors import AuthError, Forbidden, PayloadTooLarge
@@ -36,7 +37,21 @@ async def get_gateway(request: Request) -> Gateway:  # async: a sync dependency 
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
-async def current_client(request: Request, gateway: GatewayDep) -> Client:
+#: Declares the bearer scheme in the OpenAPI document (every route that authenticates names it); the
+#: header is still read and refused below, so that a refusal is a 401 problem, never FastAPI's own 403.
+_bearer = HTTPBearer(
+    scheme_name="ApiKey",
+    bearerFormat="API key",
+    description="An API key (`tsw clients add`, `POST /v1/admin/clients`): `Authorization: Bearer <key>`.",
+    auto_error=False,
+)
+
+
+async def current_client(
+    request: Request,
+    gateway: GatewayDep,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Client:
     header = request.headers.get("authorization")
     if not header:
         raise AuthError("send an API key as `Authorization: Bearer <key>`")

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from gateway.api.deps import GatewayDep, Submitter, rate_limited, read_body
 from gateway.api.origin import OnBehalfOf, SignatureHeader, origin_of
 from gateway.api.problems import problem
+from gateway.api.schemas import ProblemDetails, ProblemItem
 from gateway.batches.readers.csv_rows import read_csv
 from gateway.batches.readers.records import ReaderLimits
 from gateway.documents.receipts import body_digest
@@ -32,12 +33,6 @@ __all__ = ["router"]
 router = APIRouter(
     prefix="/v1/ecommerce", tags=["e-commerce fast path"], dependencies=[Depends(rate_limited("bulk"))]
 )
-
-
-class ProblemItem(BaseModel):
-    code: str
-    path: str
-    message: str
 
 
 class ConsignmentAnswer(BaseModel):
@@ -63,6 +58,16 @@ class LodgementAnswer(BaseModel):
     results: list[ConsignmentAnswer]
 
 
+class ConsignmentsRefused(ProblemDetails):
+    """A 422: no consignment was accepted (then with the answer for each one, as a 202 has it), or the
+    body could not be read as rows at all (a CSV without its header: `errors` only)."""
+
+    accepted: int | None = None
+    rejected: int | None = None
+    lodgements: list[Lodgement] | None = None
+    results: list[ConsignmentAnswer] | None = None
+
+
 @router.post(
     "/consignments",
     status_code=202,
@@ -74,7 +79,10 @@ class LodgementAnswer(BaseModel):
         403: {"description": "The role may not lodge"},
         413: {"description": "Body or row count over the limit"},
         415: {"description": "Neither application/json nor text/csv"},
-        422: {"description": "No consignment accepted (problem+json with every error), or an unreadable CSV"},
+        422: {
+            "description": "No consignment accepted (problem+json with every error), or an unreadable CSV",
+            "model": ConsignmentsRefused,
+        },
         429: {"description": "Over the client's rate limit; see Retry-After"},
     },
     openapi_extra={

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AgencyStatus",
@@ -15,9 +15,35 @@ __all__ = [
     "DeclarationList",
     "DeclarationView",
     "HistoryItem",
+    "ProblemDetails",
+    "ProblemItem",
     "SignedByView",
     "VersionItem",
 ]
+
+
+class ProblemItem(BaseModel):
+    """One thing wrong, located: a stable `code`, a `path` (XPath, JSON Pointer, or where in the
+    request) and a human `message`."""
+
+    code: str
+    path: str
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """Every error answer (`application/problem+json`, RFC 9457); members past these may follow."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="URI of the problem type, e.g. https://tsw.example/problems/not-found")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str | None = None
+    errors: list[ProblemItem] | None = Field(
+        default=None, description="Every problem found (a refused document, an invalid request)."
+    )
+    document_type: str | None = Field(default=None, description="For a refused document: its type.")
 
 
 class DeclarationAccepted(BaseModel):
