@@ -71,10 +71,15 @@ async def served_gateway(
     *,
     env: Mapping[str, str] | None = None,
     name: str = "gateway",
+    command_prefix: Sequence[str] = (),
 ) -> AsyncIterator[TraderGateway]:
     """`tsw serve` on a free port with its data in `work_dir/name`, a trader added first."""
     served = ServedGateway(
-        data_dir=context.work_dir / name, port=free_port(), bootstrap_servers=bootstrap_servers, env=env
+        data_dir=context.work_dir / name,
+        port=free_port(),
+        bootstrap_servers=bootstrap_servers,
+        env=env,
+        command_prefix=command_prefix,
     )
     api_key = await asyncio.to_thread(served.add_trader, "chaos-trader")
     context.progress(f"starting the gateway on {served.url}")

@@ -77,6 +77,7 @@ class LoadResult:
     refused: Counter[int] = field(default_factory=Counter)  # non-202 answers, by status (each attempt)
     refused_finally: int = 0  # submissions whose last answer was not a 202
     connection_errors: int = 0  # attempts whose connection broke (or was refused) before an answer
+    without_retry_after: int = 0  # 429 and 503 answers missing a usable Retry-After (must be 0)
     replayed: int = 0  # 202s that named an id committed by an earlier attempt
     in_doubt: int = 0  # submissions never answered
     started_at: float = 0.0  # time.monotonic() when the schedule started
@@ -156,6 +157,8 @@ class SustainedLoad:
                 if answer.status not in _RETRY_STATUSES:
                     result.refused_finally += 1
                     return
+                if answer.retry_after_s is None:
+                    result.without_retry_after += 1
                 wait_s = min(answer.retry_after_s or wait_s, _MAX_RETRY_WAIT_S)
             if time.monotonic() >= give_up_at:
                 if answer is None:

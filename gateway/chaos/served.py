@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -38,10 +38,17 @@ class ServedGatewayError(GatewayError):
 
 class ServedGateway:
     def __init__(
-        self, *, data_dir: Path, port: int, bootstrap_servers: str, env: Mapping[str, str] | None = None
+        self,
+        *,
+        data_dir: Path,
+        port: int,
+        bootstrap_servers: str,
+        env: Mapping[str, str] | None = None,
+        command_prefix: Sequence[str] = (),
     ) -> None:
         self._data_dir = data_dir
         self._port = port
+        self._prefix = list(command_prefix)  # e.g. nsenter into a private disk (`gateway.chaos.disk`)
         self._env = {
             **os.environ,
             "TSW_RATE_LIMIT_PER_S": "0",
@@ -69,6 +76,11 @@ class ServedGateway:
         return self._data_dir / "gateway.log"
 
     @property
+    def command_prefix(self) -> list[str]:
+        """What the gateway's commands run under (empty: nothing)."""
+        return list(self._prefix)
+
+    @property
     def environment(self) -> dict[str, str]:
         """The environment the gateway runs with (for `tsw` commands on its data)."""
         return dict(self._env)
@@ -77,7 +89,7 @@ class ServedGateway:
         """A new trader client in the gateway's database (`tsw clients add`); returns its API key."""
         self._data_dir.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(
-            [sys.executable, "-m", "gateway", "clients", "add", name, "--role", "trader"],
+            [*self._prefix, sys.executable, "-m", "gateway", "clients", "add", name, "--role", "trader"],
             env=self._env,
             capture_output=True,
             text=True,
@@ -97,7 +109,7 @@ class ServedGateway:
             log.write(f"\n--- start {self.starts + 1} ---\n".encode())
             log.flush()
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "serve", "--port", str(self._port)],
+                [*self._prefix, sys.executable, "-m", "gateway", "serve", "--port", str(self._port)],
                 env=self._env,
                 stdout=log,
                 stderr=log,
