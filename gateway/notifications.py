@@ -25,6 +25,8 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
+from sqlalchemy import or_
+
 from gateway.errors import ServiceUnavailable
 from gateway.store.status_changes import REREAD_WINDOW, StatusChange, max_history_id, read_status_changes
 from gateway.store.tables import declarations
@@ -124,20 +126,25 @@ class StatusFeed:
             self._sent = {i for i in self._sent if i > self._high - REREAD_WINDOW}
 
     def _publish(self, change: StatusChange) -> None:
-        for queue in self._subscribers.get(change.trader, ()):
-            try:
-                queue.put_nowait(change)
-            except asyncio.QueueFull:  # a client that stopped reading: end its stream
-                log.warning("status feed: a client of %s fell behind; closing its stream", change.trader)
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    queue.get_nowait()
-                queue.put_nowait(None)
+        for party in change.parties:
+            for queue in self._subscribers.get(party, ()):
+                try:
+                    queue.put_nowait(change)
+                except asyncio.QueueFull:  # a client that stopped reading: end its stream
+                    log.warning("status feed: a client of %s fell behind; closing its stream", party)
+                    with contextlib.suppress(asyncio.QueueEmpty):
+                        queue.get_nowait()
+                    queue.put_nowait(None)
 
     async def _max_id(self) -> int:
         async with self._uow_factory() as uow:
             return await max_history_id(uow.connection)
 
     async def _read(self, *, after: int, trader: str | None = None) -> list[StatusChange]:
-        where = [declarations.c.trader == trader] if trader is not None else []
+        where = (
+            [or_(declarations.c.trader == trader, declarations.c.on_behalf_of == trader)]
+            if trader is not None
+            else []
+        )
         async with self._uow_factory() as uow:
             return await read_status_changes(uow.connection, after=after, where=where)

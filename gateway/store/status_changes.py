@@ -26,7 +26,8 @@ REREAD_WINDOW = 1000
 
 @dataclass(frozen=True, slots=True)
 class StatusChange:
-    """One `status_history` row with its declaration's type and trader; `id` orders the changes."""
+    """One `status_history` row with its declaration's type and trader (and the trader a forwarder
+    lodged it for, who is told too); `id` orders the changes."""
 
     id: int
     declaration_id: str
@@ -35,6 +36,12 @@ class StatusChange:
     at: datetime
     detail: str | None
     trader: str
+    on_behalf_of: str | None = None
+
+    @property
+    def parties(self) -> tuple[str, ...]:
+        """The clients told about it: its submitter, and the trader a forwarder lodged it for."""
+        return (self.trader,) if self.on_behalf_of is None else (self.trader, self.on_behalf_of)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -63,6 +70,7 @@ async def read_status_changes(
             status_history.c.at,
             status_history.c.detail,
             declarations.c.trader,
+            declarations.c.on_behalf_of,
         )
         .join(declarations, declarations.c.id == status_history.c.declaration_id)
         .where(status_history.c.id > after, *where)
@@ -78,6 +86,7 @@ async def read_status_changes(
             at=row.at,
             detail=row.detail,
             trader=row.trader,
+            on_behalf_of=row.on_behalf_of,
         )
         for row in await connection.execute(query)
     ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -214,12 +214,11 @@ class WebhookRepository:
         return [ActiveSubscription(**row) for row in (await self._connection.execute(query)).mappings()]
 
     async def subscribed_changes(self, *, after: int, limit: int) -> list[StatusChange]:
-        """Status changes after history id `after` of the declarations whose trader has an active
-        subscription, in id order."""
+        """Status changes after history id `after` of the declarations whose trader (or the trader a
+        forwarder lodged them for) has an active subscription, in id order."""
         subscribers = select(webhook_subscriptions.c.client_id).where(_ACTIVE)
-        return await read_status_changes(
-            self._connection, after=after, limit=limit, where=[declarations.c.trader.in_(subscribers)]
-        )
+        subscribed = or_(declarations.c.trader.in_(subscribers), declarations.c.on_behalf_of.in_(subscribers))
+        return await read_status_changes(self._connection, after=after, limit=limit, where=[subscribed])
 
     async def cursor(self, name: str) -> int | None:
         query = select(webhook_cursors.c.position).where(webhook_cursors.c.name == name)

@@ -55,7 +55,8 @@ class WebhookFanout:
             if await uow.webhooks.any_active():
                 after = max(0, position - REREAD_WINDOW)
                 changes = await uow.webhooks.subscribed_changes(after=after, limit=self._batch_size)
-                subscriptions = await uow.webhooks.active_for({change.trader for change in changes})
+                parties = {party for change in changes for party in change.parties}
+                subscriptions = await uow.webhooks.active_for(parties)
         full = len(changes) == self._batch_size
         new_position = max(position, changes[-1].id if full else high)
         deliveries = self._deliveries(changes, subscriptions)
@@ -91,7 +92,7 @@ class WebhookFanout:
         now = datetime.now(UTC)
         deliveries = []
         for change in changes:
-            for subscription in by_client.get(change.trader, ()):
+            for subscription in (s for party in change.parties for s in by_client.get(party, ())):
                 if change.id <= subscription.after_history_id or (change.id, subscription.id) in self._done:
                     continue
                 event_id = new_id()

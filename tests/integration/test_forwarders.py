@@ -4,9 +4,13 @@ declarations with those lodged for it; and the admin routes acting on real clien
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
@@ -14,8 +18,9 @@ from gateway.config import REPO_ROOT
 from gateway.documents.origin import sign_origin
 from gateway.documents.receipts import verify_receipt
 from gateway.documents.trader_keys import public_jwk
+from gateway.localkafka import LocalKafka
 from gateway.store.tables import audit_log
-from tests.conftest import RunningGateway
+from tests.conftest import RunningGateway, free_port, fresh_postgres_database, gateway_settings, start_gateway
 from tests.integration.test_ecommerce import rows_of
 
 EXAMPLE = REPO_ROOT / "schemas" / "hk.tdec" / "examples" / "valid" / "import-electronics-cn-sea.xml"
@@ -231,3 +236,59 @@ async def test_admins_manage_authorisations_signing_keys_and_signature_rules(run
     ).status_code == 409
     assert (await running.http.put(f"{base}/require-signature", headers=admin)).json()["require_signature"]
     assert (await lodge(running, swift, None)).status_code == 401
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def hooked(
+    request: pytest.FixtureRequest, tmp_path: Path, kafka: LocalKafka
+) -> AsyncIterator[RunningGateway]:
+    """A gateway (each database) that lets webhooks point at 127.0.0.1 and fans out every 50 ms."""
+    overrides: dict[str, object] = {"webhook_allow_private_hosts": True, "webhook_poll_ms": 50}
+    if request.param == "sqlite":
+        async with start_gateway(gateway_settings(tmp_path, kafka, **overrides)) as running:
+            yield running
+        return
+    async with (
+        fresh_postgres_database(request.getfixturevalue("postgres_url")) as url,
+        start_gateway(gateway_settings(tmp_path, kafka, database_url=url, **overrides)) as running,
+    ):
+        yield running
+
+
+async def test_the_trader_is_told_of_what_was_lodged_for_it(hooked: RunningGateway) -> None:
+    running = hooked
+    acme = await running.add_client("acme-trading")
+    swift = await running.add_client("swift-forwarding", "forwarder")
+    acme_id = await client_id(running, "acme-trading")
+    await running.http.put("/v1/authorisations/swift-forwarding", headers=acme)
+    hook = await running.http.post(
+        "/v1/webhooks", json={"url": f"http://127.0.0.1:{free_port()}/"}, headers=acme
+    )
+    assert hook.status_code == 201, hook.text
+    live = running.gateway.feed.changes(acme_id, after=None, heartbeat_s=0.5)
+    first = asyncio.ensure_future(anext(live))
+    await asyncio.sleep(0.3)  # subscribed before the change happens
+    lodged = (await lodge(running, swift, "acme-trading")).json()["id"]
+    async with asyncio.timeout(30):
+        change = await first
+        while change is None or change.declaration_id != lodged:
+            change = await anext(live)
+    assert (change.status, change.trader, change.on_behalf_of) == (
+        "ACCEPTED",
+        await client_id(running, "swift-forwarding"),
+        acme_id,
+    )
+    await live.aclose()
+    replayed = running.gateway.feed.changes(acme_id, after=0, heartbeat_s=0.5)  # Last-Event-ID 0
+    async with asyncio.timeout(30):
+        missed = await anext(replayed)
+    await replayed.aclose()
+    assert missed is not None and missed.declaration_id == lodged
+    async with asyncio.timeout(30):
+        while True:
+            deliveries = await running.http.get(f"/v1/webhooks/{hook.json()['id']}/deliveries", headers=acme)
+            items = deliveries.json()["items"]
+            if items:
+                break
+            await asyncio.sleep(0.1)
+    assert {item["declaration_id"] for item in items} == {lodged}
