@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from gateway.contracts.responses import AgencyStatus
+from gateway.contracts.responses import AgencyStatus, optional_text
 
 __all__ = [
     "BULK_EVENT_TYPE",
@@ -150,7 +150,14 @@ def _answer(index: int, item: Any) -> BulkAnswer:
         declaration_id=item["declaration_id"],
         status=status,
         decision=item["decision"],
-        reference=item.get("reference"),
-        reason=item.get("reason"),
+        reference=_text_of(index, item, "reference"),
+        reason=_text_of(index, item, "reason"),
         detail=detail if isinstance(detail, dict) else {},
     )
+
+
+def _text_of(index: int, item: dict[str, Any], name: str) -> str | None:
+    try:
+        return optional_text(item, name)
+    except ValueError as exc:
+        raise ValueError(f"answers/{index}: {exc}") from exc

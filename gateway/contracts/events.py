@@ -74,9 +74,12 @@ def encode_headers(headers: EventHeaders) -> list[tuple[str, bytes]]:
     return [(name, value.encode()) for name, value in headers.as_dict().items()]
 
 
-def decode_headers(raw: Iterable[tuple[str, bytes]]) -> EventHeaders:
-    """Parse Kafka record headers back; raises `ValueError` naming a missing CloudEvents header."""
-    values = {name: value.decode() for name, value in raw}
+def decode_headers(raw: Iterable[tuple[str, bytes | None]]) -> EventHeaders:
+    """Parse Kafka record headers back; raises `ValueError` naming a missing CloudEvents header.
+
+    A header without a value (Kafka allows a null one) counts as absent.
+    """
+    values = {name: value.decode() for name, value in raw if value is not None}
     missing = [
         name
         for name in ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_subject", "ce_time")

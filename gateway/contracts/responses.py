@@ -31,6 +31,7 @@ __all__ = [
     "RESPONSE_EVENT_TYPE",
     "AgencyResponse",
     "AgencyStatus",
+    "optional_text",
     "response_event_id",
 ]
 
@@ -101,7 +102,15 @@ class AgencyResponse:
             status=status,
             decision=data["decision"],
             decided_at=data["decided_at"],
-            reference=data.get("reference"),
-            reason=data.get("reason"),
+            reference=optional_text(data, "reference"),
+            reason=optional_text(data, "reason"),
             detail=detail if isinstance(detail, dict) else {},
         )
+
+
+def optional_text(data: dict[str, Any], name: str) -> str | None:
+    """`data[name]` when it is a string or absent/null; `ValueError` otherwise (it is stored as text)."""
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name} must be a string or null, not {type(value).__name__}")
+    return value
