@@ -22,6 +22,7 @@ from gateway.cli_audit import audit_app
 from gateway.cli_batch import batch_app
 from gateway.cli_chaos import chaos_command
 from gateway.cli_kafka import kafka_app
+from gateway.cli_origin import authorise, deauthorise, load_signing_key, require_signature, signing_key_app
 from gateway.config import Settings
 from gateway.errors import GatewayError
 
@@ -42,6 +43,10 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
+app.add_typer(signing_key_app, name="signing-key")
+clients_app.command("authorise")(authorise)
+clients_app.command("deauthorise")(deauthorise)
+clients_app.command("require-signature")(require_signature)
 app.command("chaos")(chaos_command)
 
 console = Console()
@@ -100,6 +105,9 @@ def clients_add(
     expires_in_days: Annotated[
         float | None, typer.Option(min=0.0, help="The client's keys are refused after this many days.")
     ] = None,
+    require_signature: Annotated[
+        bool, typer.Option(help="Refuse its unsigned submissions (TSW-Signature).")
+    ] = False,
 ) -> None:
     """Create an API client. Its key is printed once, as the last line."""
     from datetime import UTC, datetime, timedelta
@@ -107,7 +115,9 @@ def clients_add(
     expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
 
     async def run(service: ClientService) -> str:
-        client, api_key = await service.add(name, role=role, agency=agency, expires_at=expires_at)
+        client, api_key = await service.add(
+            name, role=role, agency=agency, expires_at=expires_at, require_signature=require_signature
+        )
         scope = f"{client.role}, {client.agency}" if client.agency else client.role
         console.print(f"client [bold]{client.name}[/] ({scope}) id {client.id}; API key (shown once):")
         return api_key
@@ -162,6 +172,7 @@ def clients_list() -> None:
                 if item.previous_key_prefix
                 else ""
             )
+            state += ", must sign" if c.require_signature else ""
             lines.append(f"{c.name}\t{c.role}\t{c.agency or '-'}\t{item.key_prefix}…{previous}\t{state}")
         return "\n".join(lines)
 
@@ -240,13 +251,26 @@ def submit(
     url: Annotated[str, _URL] = "http://127.0.0.1:8000",
     api_key: Annotated[str, _API_KEY] = "",
     idempotency_key: Annotated[str | None, typer.Option(help="Idempotency-Key header.")] = None,
+    sign_key: Annotated[
+        Path | None, typer.Option(help="Sign the body with this private key (PEM): TSW-Signature.")
+    ] = None,
+    kid: Annotated[str | None, typer.Option(help="The signing key's kid (default: its thumbprint).")] = None,
+    on_behalf_of: Annotated[
+        str | None, typer.Option(help="Forwarders: the trader lodged for (TSW-On-Behalf-Of).")
+    ] = None,
 ) -> None:
     """Submit a declaration file (.xml or .json) and print the gateway's answer."""
+    from gateway.documents.origin import HEADER, sign_origin
+
     body = file.read_bytes()
     content_type = "application/json" if file.suffix.lower() == ".json" else "application/xml"
     headers = {"Content-Type": content_type, "Authorization": f"Bearer {api_key}"}
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
+    if sign_key is not None:
+        headers[HEADER] = sign_origin(body, load_signing_key(sign_key), kid=kid)
+    if on_behalf_of:
+        headers["TSW-On-Behalf-Of"] = on_behalf_of
     response = httpx.post(f"{url}/v1/declarations", content=body, headers=headers, timeout=30)
     _print_response(response)
 
