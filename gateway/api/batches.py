@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import GatewayDep, Submitter, rate_limited
+from gateway.api.origin import no_origin_on_batches
 from gateway.store.batches import BatchJob, BatchResult
 
 __all__ = ["router"]
@@ -47,6 +48,7 @@ class BatchView(BaseModel):
     status_code=202,
     response_model=BatchView,
     summary="Upload a batch file (JSON Lines, CSV of hk.ecom.lvc rows, XML bundle or ZIP); a job at once",
+    dependencies=[Depends(no_origin_on_batches)],  # neither TSW-Signature nor TSW-On-Behalf-Of, yet
     responses={
         200: {"description": "The same file was uploaded before: its existing job", "model": BatchView},
         401: _PROBLEM,

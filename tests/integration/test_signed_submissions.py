@@ -284,3 +284,27 @@ async def test_amendments_cancellations_and_consignments_are_signed(backend_gate
         "/v1/ecommerce/consignments", content=rows + b" ", headers={**trader, **JSON, **signed(rows, key)}
     )
     assert refused_code(tampered) == "signature.mismatch"
+
+
+async def test_batch_uploads_refuse_what_they_cannot_honour(running: RunningGateway) -> None:
+    """A batch carries no signature and lodges for no other trader yet: both headers are refused, not
+    ignored, and a client that must sign cannot walk around it by uploading."""
+    trader = await running.add_client("batching-trader")
+    key = Ed25519PrivateKey.generate()
+    await register(running, trader, key)
+    line = b'{"documentType": "x"}\n'
+    ndjson = {"Content-Type": "application/x-ndjson"}
+    signed_upload = await running.http.post(
+        "/v1/batches", content=line, headers={**trader, **ndjson, **signed(line, key)}
+    )
+    assert refused_code(signed_upload) == "signature.unsupported"
+    for_other = await running.http.post(
+        "/v1/batches", content=line, headers={**trader, **ndjson, "TSW-On-Behalf-Of": "someone"}
+    )
+    assert for_other.status_code == 400
+    assert (
+        await running.http.post("/v1/batches", content=line, headers={**trader, **ndjson})
+    ).status_code == 202
+    await running.gateway.clients.require_signature("batching-trader", required=True, actor=None)
+    strict = await running.http.post("/v1/batches", content=line + b"\n", headers={**trader, **ndjson})
+    assert refused_code(strict) == "signature.required"
