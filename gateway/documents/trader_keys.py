@@ -125,12 +125,11 @@ def parse_public_jwk(jwk: object, *, revoked: bool = False) -> TraderKey:
             "this is a private key: register only the public key, and treat this one as compromised",
         )
     kty, crv = jwk.get("kty"), jwk.get("crv")
-    if kty not in ("OKP", "EC"):
+    if not isinstance(kty, str) or kty not in ("OKP", "EC"):
         raise _refused("key.kty", "/kty", f"kty {kty!r} is not supported: use OKP (Ed25519) or EC (P-256)")
-    if (kty, crv) not in ALGORITHMS:
+    if not isinstance(crv, str) or (kty, crv) not in ALGORITHMS:
         wanted = "Ed25519" if kty == "OKP" else "P-256"
         raise _refused("key.crv", "/crv", f"crv {crv!r} is not supported for {kty} keys: use {wanted}")
-    assert isinstance(kty, str) and isinstance(crv, str)
     problems = [*_usage_problems(jwk, ALGORITHMS[(kty, crv)]), *_kid_problems(jwk)]
     public = {"kty": kty, "crv": crv, "x": _coordinate(jwk, "x", problems)}
     if kty == "EC":
@@ -150,7 +149,7 @@ def parse_public_jwk(jwk: object, *, revoked: bool = False) -> TraderKey:
 def _usage_problems(jwk: Mapping[str, Any], algorithms: frozenset[str]) -> list[Problem]:
     problems = []
     alg = jwk.get("alg")
-    if alg is not None and alg not in algorithms:
+    if alg is not None and (not isinstance(alg, str) or alg not in algorithms):
         problems.append(
             Problem(code="key.alg", path="/alg", message=f"alg must be one of {sorted(algorithms)}")
         )

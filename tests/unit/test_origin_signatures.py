@@ -12,6 +12,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from joserfc import jws
 from joserfc.jwk import ECKey, OKPKey
 
@@ -288,3 +290,39 @@ def test_a_point_off_the_curve_is_refused() -> None:
     off = {**jwk, "y": b64(y[:-1] + bytes([y[-1] ^ 1]))}
     assert codes(off) == ["key.point"]
     assert codes({**jwk, "y": jwk["y"] + "="}) == ["key.y"]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=50),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+JWK_LIKE = st.fixed_dictionaries(
+    {},
+    optional={
+        name: JSON_VALUES | st.sampled_from(["OKP", "EC", "Ed25519", "P-256", "EdDSA", "ES256", "sig"])
+        for name in ("kty", "crv", "x", "y", "alg", "use", "kid", "key_ops", "d")
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JWK_LIKE | JSON_VALUES)
+def test_any_json_offered_as_a_jwk_is_a_key_or_a_listed_refusal(jwk: object) -> None:
+    try:
+        parse_public_jwk(jwk)
+    except UnprocessableRequest as exc:
+        assert exc.problems and all(problem.code.startswith("key.") for problem in exc.problems)
+
+
+@settings(max_examples=300, deadline=None)
+@given(header=JWK_LIKE | JSON_VALUES, tail=st.text(max_size=100))
+def test_any_header_is_a_verdict_never_a_crash(header: object, tail: str) -> None:
+    keys = registered(Ed25519PrivateKey.generate())
+    try:
+        head = b64(json.dumps(header).encode())
+    except (TypeError, ValueError):
+        return
+    for signature in (f"{head}..{tail}", f"{head}.{tail}", tail, f"{tail}..{head}"):
+        with pytest.raises(SignatureRefused):
+            verify_origin(signature, BODY, keys)
