@@ -32,6 +32,10 @@ def chaos_command(
     broker_down_s: Annotated[
         float, typer.Option("--broker-down-s", help="How long a killed broker stays down.")
     ] = 30.0,
+    database_down_s: Annotated[
+        float,
+        typer.Option("--database-down-s", help="How long the database stays locked, full or stopped."),
+    ] = 10.0,
     drain_timeout_s: Annotated[
         float, typer.Option("--drain-timeout-s", help="Longest wait for the outbox to drain.")
     ] = 240.0,
@@ -63,6 +67,7 @@ def chaos_command(
         rate=rate,
         concurrency=concurrency,
         broker_down_s=broker_down_s,
+        database_down_s=database_down_s,
         drain_timeout_s=drain_timeout_s,
         postgres_url=postgres_url,
     )

@@ -37,7 +37,7 @@ from gateway.audit.chain import AuditEvent, ChainedEntry, at_text, history_diges
 from gateway.documents.signing import GatewayKeys
 from gateway.errors import ServiceUnavailable
 from gateway.store.audit import Checkpoint, HistoryRow, Link
-from gateway.store.uow import UnitOfWork, UnitOfWorkFactory
+from gateway.store.uow import UnitOfWork, UnitOfWorkFactory, unavailable_reason
 
 __all__ = ["CHECKPOINT_TYP", "AuditChainer", "ChainPass"]
 
@@ -115,7 +115,7 @@ class AuditChainer:
             try:
                 done = await self.run_once()
             except ServiceUnavailable as exc:
-                log.warning("audit chainer: database unavailable (%s); retrying", exc)
+                log.warning("audit chainer: database unavailable (%s); retrying", unavailable_reason(exc))
                 done = ChainPass(0, 0, None)
             except Exception:  # a bug must not stop the audit trail for good: logged, retried
                 log.exception("audit chainer pass failed")

@@ -18,7 +18,7 @@ from typing import Any
 from gateway.audit import events
 from gateway.audit.chain import at_text
 from gateway.errors import ServiceUnavailable
-from gateway.store.uow import UnitOfWorkFactory
+from gateway.store.uow import UnitOfWorkFactory, unavailable_reason
 
 __all__ = ["RefusalRecorder"]
 
@@ -102,6 +102,6 @@ class RefusalRecorder:
             try:
                 await self.flush()
             except ServiceUnavailable as exc:
-                log.warning("audit: refusals not recorded yet (%s); retrying", exc)
+                log.warning("audit: refusals not recorded yet (%s); retrying", unavailable_reason(exc))
             except Exception:  # kept for the next flush; the task must live on
                 log.exception("audit: recording refusals failed; retrying")

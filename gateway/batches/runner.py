@@ -17,7 +17,7 @@ import logging
 from gateway.batches.processing import BatchProcessor
 from gateway.errors import ServiceUnavailable
 from gateway.store.batches import BatchJob
-from gateway.store.uow import UnitOfWorkFactory
+from gateway.store.uow import UnitOfWorkFactory, unavailable_reason
 
 __all__ = ["BatchRunner"]
 
@@ -57,7 +57,7 @@ class BatchRunner:
                 for job in jobs:
                     await self._run_one(job)
             except ServiceUnavailable as exc:
-                log.warning("batch runner: database unavailable (%s); retrying", exc)
+                log.warning("batch runner: database unavailable (%s); retrying", unavailable_reason(exc))
             except Exception:  # a bug must not stop every later job: logged, retried
                 log.exception("batch runner: unexpected error; retrying")
             if not self._wake.is_set():

@@ -118,7 +118,13 @@ class SustainedLoad:
         self._seconds = seconds
         self._concurrency = concurrency
         self._give_up_s = give_up_s
+        self._stopped = False
         self.result = LoadResult()
+
+    def stop(self) -> None:
+        """End the schedule early (a fault of unknown length): no new submission starts; those under
+        way still settle."""
+        self._stopped = True
 
     def elapsed_s(self) -> float:
         """Seconds since the schedule started (0 before)."""
@@ -136,7 +142,7 @@ class SustainedLoad:
     async def _client(self, next_due: NextDue, give_up_at: float) -> None:
         connection = SubmitConnection(host=self._host, port=self._port, api_key=self._api_key)
         try:
-            while await next_due() is not None:
+            while await next_due() is not None and not self._stopped:
                 await self._submit(connection, next(self._documents), give_up_at)
         finally:
             await connection.close()

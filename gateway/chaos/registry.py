@@ -13,9 +13,14 @@ __all__ = ["all_scenarios", "find_scenarios"]
 
 def all_scenarios() -> tuple[Scenario, ...]:
     """Every scenario, Kafka's first, then the gateway's, the cluster's and the database's."""
-    from gateway.chaos import cluster, gateway_kill, kafka
+    from gateway.chaos import cluster, database, gateway_kill, kafka
 
-    modules: list[tuple[Scenario, ...]] = [kafka.SCENARIOS, gateway_kill.SCENARIOS, cluster.SCENARIOS]
+    modules: list[tuple[Scenario, ...]] = [
+        kafka.SCENARIOS,
+        gateway_kill.SCENARIOS,
+        cluster.SCENARIOS,
+        database.SCENARIOS,
+    ]
     return tuple(scenario for group in modules for scenario in group)
 
 

@@ -48,6 +48,7 @@ class ChaosOptions:
     rate: float = 50.0  # submissions per second, paced (an open loop)
     concurrency: int = 8  # keep-alive clients sharing that rate
     broker_down_s: float = 30.0  # how long a killed broker stays down before it is restarted
+    database_down_s: float = 10.0  # how long the database stays locked, full or stopped
     drain_timeout_s: float = 240.0  # bound on waiting for the outbox relay to publish everything
     postgres_url: str | None = None  # a server the database scenarios may create databases on
 

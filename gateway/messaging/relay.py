@@ -32,7 +32,7 @@ from gateway.errors import ServiceUnavailable
 from gateway.messaging.closing import stop_within
 from gateway.metrics import Metrics
 from gateway.store.repository import PendingEvent
-from gateway.store.uow import UnitOfWorkFactory
+from gateway.store.uow import UnitOfWorkFactory, unavailable_reason
 
 __all__ = ["OutboxRelay"]
 
@@ -94,7 +94,8 @@ class OutboxRelay:
                 backoff = min(backoff * 2, self._max_backoff_s)
                 continue
             except ServiceUnavailable as exc:
-                log.warning("outbox relay: database unavailable (%s); retrying in %.1fs", exc, backoff)
+                reason = unavailable_reason(exc)
+                log.warning("outbox relay: database unavailable (%s); retrying in %.1fs", reason, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff_s)
                 continue

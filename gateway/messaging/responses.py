@@ -34,6 +34,7 @@ from gateway.errors import ServiceUnavailable
 from gateway.messaging.closing import stop_within
 from gateway.messaging.relay import TopicCreator
 from gateway.metrics import Metrics
+from gateway.store.uow import unavailable_reason
 
 __all__ = ["ResponseConsumer"]
 
@@ -116,7 +117,7 @@ class ResponseConsumer:
             except ServiceUnavailable as exc:
                 log.warning(
                     "response consumer: database unavailable (%s); %d answers held, retrying in %.1fs",
-                    exc,
+                    unavailable_reason(exc),
                     len(records),
                     backoff,
                 )

@@ -57,14 +57,18 @@ def database_unavailable(error: BaseException | None) -> bool:
 
 def unavailable_reason(error: BaseException | None) -> str:
     """The driver's own words for why the database failed ("database is locked", "database or disk
-    is full", "connection refused"), for the logs: never the statement or its parameters, which
-    SQLAlchemy's message carries and which may hold a document."""
+    is full", "Connect call failed"), from a `ServiceUnavailable` or the error behind it, for the logs:
+    never the statement or its parameters, which SQLAlchemy's message carries (they may hold a
+    document)."""
+    if isinstance(error, ServiceUnavailable) and error.__cause__ is not None:
+        error = error.__cause__
     if isinstance(error, DBAPIError):
         error = error.orig
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
-    text_ = str(error).split("\n", 1)[0][:200] if error is not None else ""
-    return text_ or type(error).__name__
+    if error is None:
+        return "unknown"
+    return str(error).split("\n", 1)[0][:200] or type(error).__name__
 
 
 class UnitOfWork:

@@ -112,7 +112,7 @@ class SubmissionWriter:
                 "submission batch of %d not stored: %s (%s)",
                 len(batch),
                 exc,
-                unavailable_reason(exc.__cause__),
+                unavailable_reason(exc),
             )
             _settle(batch, exc)
         except Exception:

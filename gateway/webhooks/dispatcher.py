@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from gateway.errors import ServiceUnavailable
 from gateway.metrics import Metrics
-from gateway.store.uow import UnitOfWorkFactory
+from gateway.store.uow import UnitOfWorkFactory, unavailable_reason
 from gateway.store.webhooks import DeliveryStatus, DueDelivery
 from gateway.webhooks.fanout import WebhookFanout
 from gateway.webhooks.retries import RetryPolicy
@@ -102,7 +102,8 @@ class WebhookDispatcher:
             try:
                 await self.run_once()
             except ServiceUnavailable as exc:
-                log.warning("webhook dispatcher: database unavailable (%s); retrying in %.1fs", exc, backoff)
+                reason = unavailable_reason(exc)
+                log.warning("webhooks: database unavailable (%s); retrying in %.1fs", reason, backoff)
             except Exception:
                 log.exception("webhook dispatcher: unexpected error; retrying in %.1fs", backoff)
             else:
