@@ -23,6 +23,7 @@ from gateway.errors import Forbidden, NotFound
 from gateway.store.authorisations import Authorisation
 from gateway.store.records import Client
 from gateway.store.uow import UnitOfWork, UnitOfWorkFactory
+from gateway.ttl_cache import TtlCache
 
 __all__ = ["ForwarderService"]
 
@@ -36,10 +37,7 @@ class ForwarderService:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._uow_factory = uow_factory
-        self._cache_ttl_s = cache_ttl_s
-        self._monotonic = monotonic
-        self._cache: dict[str, tuple[float, Mapping[str, Client]]] = {}
-        self._generation = 0
+        self._traders = TtlCache(self._load, ttl_s=cache_ttl_s, monotonic=monotonic)
 
     async def authorise(
         self, forwarder: str, trader: str, *, actor: str | None
@@ -56,7 +54,7 @@ class ForwarderService:
                 )
             found = await _find(uow, *pair)
             await uow.commit()
-        self._forget(pair[0].id)
+        self._traders.forget(pair[0].id)
         return found, created
 
     async def deauthorise(self, forwarder: str, trader: str, *, actor: str | None) -> None:
@@ -71,7 +69,7 @@ class ForwarderService:
                 audit_events.forwarder_deauthorised(pair[0].id, trader=pair[1].id, actor=actor, at=now)
             )
             await uow.commit()
-        self._forget(pair[0].id)
+        self._traders.forget(pair[0].id)
 
     async def involving(self, client_id: str) -> list[Authorisation]:
         """The authorisations `client_id` is a party to, as forwarder or as trader."""
@@ -82,31 +80,18 @@ class ForwarderService:
         """The trader (by id or name) `forwarder` may lodge for now; `Forbidden` otherwise."""
         if forwarder.role != "forwarder":
             raise Forbidden("only a forwarder lodges on behalf of a trader")
-        traders = await self._traders(forwarder.id)
+        traders = await self._traders.get(forwarder.id)
         found = traders.get(trader) or next((c for c in traders.values() if c.name == trader), None)
         if found is None or found.revoked_at is not None:
             raise Forbidden(f"not authorised to lodge for {trader[:200]!r}")
         return found
 
     async def may_lodge_for(self, forwarder_id: str, trader_id: str) -> bool:
-        return trader_id in await self._traders(forwarder_id)
+        return trader_id in await self._traders.get(forwarder_id)
 
-    async def _traders(self, forwarder_id: str) -> Mapping[str, Client]:
-        cached = self._cache.get(forwarder_id)
-        if cached is not None and self._monotonic() - cached[0] < self._cache_ttl_s:
-            return cached[1]
-        generation = self._generation
+    async def _load(self, forwarder_id: str) -> Mapping[str, Client]:
         async with self._uow_factory() as uow:
-            traders = {client.id: client for client in await uow.authorisations.traders_of(forwarder_id)}
-        if generation == self._generation:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[forwarder_id] = (self._monotonic(), traders)
-        return traders
-
-    def _forget(self, forwarder_id: str) -> None:
-        self._generation += 1
-        self._cache.pop(forwarder_id, None)
+            return {client.id: client for client in await uow.authorisations.traders_of(forwarder_id)}
 
 
 async def _pair(uow: UnitOfWork, forwarder: str, trader: str) -> tuple[Client, Client]:

@@ -27,6 +27,7 @@ from gateway.errors import Conflict, NotFound, SignatureRefused
 from gateway.store.records import Client
 from gateway.store.signing_keys import StoredSigningKey
 from gateway.store.uow import UnitOfWorkFactory
+from gateway.ttl_cache import TtlCache
 
 __all__ = ["MAX_ACTIVE_KEYS", "SigningKeyService"]
 
@@ -45,10 +46,7 @@ class SigningKeyService:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._uow_factory = uow_factory
-        self._cache_ttl_s = cache_ttl_s
-        self._monotonic = monotonic
-        self._cache: dict[str, tuple[float, _Keys]] = {}
-        self._generation = 0  # bumped by every change: a load begun before one is not cached
+        self._keys = TtlCache(self._load, ttl_s=cache_ttl_s, monotonic=monotonic)
 
     async def check(self, client: Client, signature: str | None, body: bytes) -> SignedBy | None:
         """The verified signature of a request from `client`, or None when it sent none and need not.
@@ -59,7 +57,7 @@ class SigningKeyService:
                     "signature.required", f"this client must sign its submissions: send {HEADER}"
                 )
             return None
-        return verify_origin(signature, body, await self._keys(client.id))
+        return verify_origin(signature, body, await self._keys.get(client.id))
 
     async def register(self, client: Client, jwk: object, *, actor: str) -> StoredSigningKey:
         """Register a public JWK for `client`; `UnprocessableRequest` for an unusable key, `Conflict`
@@ -81,7 +79,7 @@ class SigningKeyService:
                 )
             )
             await uow.commit()
-        self._forget(client.id)
+        self._keys.forget(client.id)
         return StoredSigningKey(kid=key.kid, thumbprint=key.thumbprint, jwk=key.jwk, created_at=now)
 
     async def of_client(self, client_id: str) -> list[StoredSigningKey]:
@@ -99,25 +97,12 @@ class SigningKeyService:
             await uow.audit.add(audit_events.signing_key_revoked(client_id, kid=kid, actor=actor, at=now))
             revoked = next(key for key in await uow.signing_keys.of_client(client_id) if key.kid == kid)
             await uow.commit()
-        self._forget(client_id)
+        self._keys.forget(client_id)
         return revoked
 
-    async def _keys(self, client_id: str) -> _Keys:
-        cached = self._cache.get(client_id)
-        if cached is not None and self._monotonic() - cached[0] < self._cache_ttl_s:
-            return cached[1]
-        generation = self._generation
+    async def _load(self, client_id: str) -> _Keys:
         stored = await self.of_client(client_id)
-        keys = {key.kid: parse_public_jwk(key.jwk, revoked=key.revoked_at is not None) for key in stored}
-        if generation == self._generation:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[client_id] = (self._monotonic(), keys)
-        return keys
-
-    def _forget(self, client_id: str) -> None:
-        self._generation += 1
-        self._cache.pop(client_id, None)
+        return {key.kid: parse_public_jwk(key.jwk, revoked=key.revoked_at is not None) for key in stored}
 
 
 def _check_new(key: TraderKey, existing: list[StoredSigningKey]) -> None:
