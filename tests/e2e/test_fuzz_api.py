@@ -24,6 +24,7 @@ _ROUTES = [
     ("/v1/batches", "application/xml"),
     ("/v1/batches", "application/zip"),
     ("/v1/webhooks", "application/json"),
+    ("/v1/signing-keys", "application/json"),
     ("/v1/declarations/00000000-0000-7000-8000-000000000000/cancellation", "application/json"),
 ]
 
@@ -75,3 +76,16 @@ def test_no_body_makes_the_gateway_fail(api: httpx.Client, route: tuple[str, str
         assert answer.headers["content-type"] == "application/problem+json", answer.text
         assert "Traceback" not in answer.text and "/work/" not in answer.text
     assert api.get("/healthz").status_code == 200
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(signature=st.text(alphabet=string.ascii_letters + string.digits + '-_.=+/ {}":,', max_size=300))
+def test_no_signature_header_makes_the_gateway_fail(api: httpx.Client, signature: str) -> None:
+    """Whatever `TSW-Signature` arrives (the caller has no keys), it is a 401 signature refusal."""
+    answer = api.post(
+        "/v1/declarations",
+        content=b"<TradeDeclaration/>",
+        headers={"Content-Type": "application/xml", "TSW-Signature": signature},
+    )
+    assert answer.status_code == 401, (signature, answer.text)
+    assert answer.json()["errors"][0]["code"].startswith("signature."), answer.text
