@@ -79,7 +79,7 @@ class SubmissionService:
         fmt = media_format(content_type)
         digest = body_digest(body)
         if idempotency_key is not None:
-            earlier = await self._earlier(client, idempotency_key, digest)
+            earlier = await self._earlier(client, idempotency_key, digest, origin=origin)
             if earlier is not None:
                 return earlier
         document = self._validate(body, fmt)
@@ -91,7 +91,7 @@ class SubmissionService:
         except DuplicateSubmission:
             if idempotency_key is None:
                 raise
-            earlier = await self._earlier(client, idempotency_key, digest)
+            earlier = await self._earlier(client, idempotency_key, digest, origin=origin)
             if earlier is None:
                 raise
             return earlier
@@ -125,7 +125,7 @@ class SubmissionService:
         self._metrics.validation_seconds.labels(document.document_type).observe(time.perf_counter() - started)
         return document
 
-    async def _earlier(self, client: Client, key: str, digest: str) -> Accepted | None:
+    async def _earlier(self, client: Client, key: str, digest: str, *, origin: Origin) -> Accepted | None:
         async with self._uow_factory() as uow:
             earlier = await uow.declarations.by_idempotency_key(client.id, key)
         if earlier is None:
@@ -133,6 +133,9 @@ class SubmissionService:
         if earlier.digest != digest:
             self._metrics.submissions.labels(earlier.document_type, "conflict").inc()
             raise Conflict("Idempotency-Key already used with a different body")
+        if earlier.on_behalf_of != (origin.on_behalf_of.id if origin.on_behalf_of else None):
+            self._metrics.submissions.labels(earlier.document_type, "conflict").inc()
+            raise Conflict("Idempotency-Key already used for a submission on behalf of another trader")
         self._metrics.submissions.labels(earlier.document_type, "replayed").inc()
         return _replay(earlier)
 

@@ -112,8 +112,11 @@ async def test_lodging_for_a_trader_without_authorisation_is_forbidden(
     )
     assert refused.status_code == 403
     # Without the header a forwarder lodges for itself, as before.
-    own = await lodge(running, swift, None)
+    own = await lodge(running, swift, None, **{"Idempotency-Key": "k-1"})
     assert own.status_code == 202
+    # The same key and body again replays, but not as a lodging for a trader.
+    assert (await lodge(running, swift, None, **{"Idempotency-Key": "k-1"})).status_code == 202
+    assert (await lodge(running, swift, "acme-trading", **{"Idempotency-Key": "k-1"})).status_code == 409
     view = (await running.http.get(own.headers["location"], headers=swift)).json()
     assert view["on_behalf_of"] is None
     assert (await running.http.get(own.headers["location"], headers=acme)).status_code == 404
