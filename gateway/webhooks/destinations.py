@@ -78,12 +78,13 @@ def url_problems(url: str) -> list[Problem]:
         return [Problem("webhook.url.too-long", _PATH, f"the URL is longer than {MAX_URL_LENGTH} characters")]
     try:
         parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
+        host = parsed.host  # decodes IDNA labels: a malformed `xn--` label raises here (it once was a 500)
+    except (httpx.InvalidURL, UnicodeError, IndexError) as exc:
         return [Problem("webhook.url.malformed", _PATH, f"not a URL: {exc}")]
     problems: list[Problem] = []
     if parsed.scheme not in ("http", "https"):
         problems.append(Problem("webhook.url.scheme", _PATH, "the scheme must be http or https"))
-    if not parsed.host:
+    if not host:
         problems.append(Problem("webhook.url.host", _PATH, "the URL has no host"))
     if parsed.userinfo:
         problems.append(Problem("webhook.url.userinfo", _PATH, "credentials in the URL are not allowed"))

@@ -31,3 +31,15 @@ async def test_a_client_expiring_in_a_century_is_created(running: RunningGateway
     assert answer.status_code == 201, answer.text
     expires_at = datetime.fromisoformat(answer.json()["expires_at"])
     assert expires_at.year >= datetime.now(UTC).year + 99
+
+
+@pytest.mark.parametrize("url", ["http://xn--/", "https://xn--a.example/", "http://xn--ls8h-.hk/hook"])
+async def test_a_webhook_url_with_a_malformed_idna_label_is_a_422_not_a_500(
+    running: RunningGateway, url: str
+) -> None:
+    """Hypothesis found that `httpx.URL(url).host` raises IDNAError for such labels, out of the URL check."""
+    trader = await running.add_client("acme", "trader")
+    answer = await running.http.post("/v1/webhooks", json={"url": url}, headers=trader)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert [e["code"] for e in answer.json()["errors"]] == ["webhook.url.malformed"]
