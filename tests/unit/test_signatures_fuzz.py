@@ -3,7 +3,8 @@ adapters' cached one (`adapters.jwks.JwksCache`), which check receipts and every
 
 Whatever token, payload or JWK Set arrives, verification returns the protected header only for a
 signature the gateway made over exactly that payload, and otherwise raises `SignatureInvalid`: never
-another exception (a dead adapter, or a 500). Everything signed reads back.
+another exception (a dead adapter, or a 500). Everything signed reads back. A JWKS file or answer
+is a key set or refused, and strict base64url (`gateway.documents.b64url`) reads one spelling only.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,6 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.jwks import JwksCache
+from gateway.documents import b64url
+from gateway.documents.receipts import load_jwks
 from gateway.documents.signing import GatewayKeys, verify_compact, verify_detached
 from gateway.errors import SignatureInvalid
 
@@ -138,3 +143,25 @@ def test_the_adapters_jwks_cache_refuses_anything_unsigned(
             asyncio.run(cache.verify(signature, payload))
     good = JwksCache("jwks.json", loader=lambda _source: JWKS)
     assert asyncio.run(good.verify(KEYS.sign_detached(payload), payload))["kid"] == KEYS.active_kid
+
+
+@FUZZ
+@given(st.binary(max_size=200) | _json.map(orjson.dumps))
+def test_any_file_served_as_a_jwks_is_a_key_set_or_refused(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "jwks.json"
+        path.write_bytes(content)
+        try:
+            jwks = load_jwks(str(path))
+        except SignatureInvalid:
+            return
+    assert isinstance(jwks["keys"], list)
+    with pytest.raises(SignatureInvalid):
+        verify_detached(KEYS.sign_detached(b"body"), b"body", jwks)
+
+
+@FUZZ
+@given(st.text(alphabet=_B64 + "=+/é", max_size=30) | st.binary(max_size=30).map(b64url.encode))
+def test_base64url_decodes_one_spelling_only(segment: str) -> None:
+    data = b64url.decode(segment)
+    assert data is None or b64url.encode(data) == segment

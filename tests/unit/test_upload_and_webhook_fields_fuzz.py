@@ -1,9 +1,11 @@
-"""Properties of two small validators of request fields: a webhook's callback URL
-(`gateway.webhooks.destinations`: its form, then every address its host resolves to) and a batch
-upload's format (`gateway.batches.readers.sniff`: Content-Type, first bytes, file name).
+"""Properties of small validators of what clients send: a webhook's callback URL
+(`gateway.webhooks.destinations`: its form, then every address its host resolves to), a webhook
+endpoint's `Retry-After` (`gateway.webhooks.retries`) and a batch upload's format
+(`gateway.batches.readers.sniff`: Content-Type, first bytes, file name).
 
-Whatever a client sends, the URL check lists problems (422) or accepts a URL whose every address is
-public, and the sniffer names a known format or none (415); neither raises.
+Whatever arrives, the URL check lists problems (422) or accepts a URL whose every address is public,
+the retry policy schedules within its bounds, and the sniffer names a known format or none (415);
+none of them raises.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import string
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -19,6 +22,7 @@ from hypothesis import strategies as st
 
 from gateway.batches.readers.sniff import sniff_kind
 from gateway.webhooks.destinations import DestinationGuard, is_public_address, url_problems
+from gateway.webhooks.retries import RetryPolicy, parse_retry_after
 
 pytestmark = pytest.mark.timeout(120)
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -103,3 +107,23 @@ def test_any_upload_is_a_known_format_or_none(
     content_type: str | None, first: bytes, filename: str | None
 ) -> None:
     assert sniff_kind(content_type, first, filename) in (None, "csv", "jsonl", "bundle", "zip")
+
+
+@FUZZ
+@given(
+    st.none()
+    | st.text(max_size=40)
+    | st.integers(0, 10**400).map(str)
+    | st.datetimes(timezones=st.timezones()).map(lambda d: d.strftime("%a, %d %b %Y %H:%M:%S %z")),
+    st.integers(1, 20),
+)
+def test_any_retry_after_from_a_webhook_endpoint_gives_a_next_attempt_or_an_end(
+    value: str | None, failed: int
+) -> None:
+    """The endpoint's `Retry-After` is read whatever it says, and the next attempt is within the policy."""
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    wait = parse_retry_after(value, now=now)
+    assert wait is None or wait >= 0
+    policy = RetryPolicy()
+    at = policy.next_attempt_at(failed_attempts=failed, created_at=now, now=now, retry_after_s=wait)
+    assert at is None or now <= at <= now + timedelta(milliseconds=policy.backoff_max_ms)
