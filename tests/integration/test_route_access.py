@@ -18,7 +18,7 @@ from gateway.api.app import create_app
 from gateway.config import REPO_ROOT
 from gateway.documents.trader_keys import public_jwk
 from gateway.localkafka import LocalKafka
-from tests.conftest import RunningGateway, gateway_settings, start_gateway
+from tests.conftest import RunningGateway, fresh_postgres_database, gateway_settings, start_gateway
 
 EXAMPLE = REPO_ROOT / "schemas" / "hk.tdec" / "examples" / "valid" / "import-electronics-cn-sea.xml"
 ROLES = ("trader", "forwarder", "agency", "admin")
@@ -95,11 +95,21 @@ class World:
     ids: dict[str, str]
 
 
-@pytest.fixture
-async def served(tmp_path: Path, kafka: LocalKafka) -> AsyncIterator[RunningGateway]:
-    settings = gateway_settings(tmp_path, kafka, webhook_allow_private_hosts=True)
-    async with start_gateway(settings) as running:
-        yield running
+@pytest.fixture(params=["sqlite", "postgres"])
+async def served(
+    request: pytest.FixtureRequest, tmp_path: Path, kafka: LocalKafka
+) -> AsyncIterator[RunningGateway]:
+    """The gateway on each database: the scoping queries (a trader's own, those lodged for it, an
+    agency's routed ones) differ in SQL by backend."""
+    if request.param == "sqlite":
+        settings = gateway_settings(tmp_path, kafka, webhook_allow_private_hosts=True)
+        async with start_gateway(settings) as running:
+            yield running
+        return
+    async with fresh_postgres_database(request.getfixturevalue("postgres_url")) as url:
+        settings = gateway_settings(tmp_path, kafka, webhook_allow_private_hosts=True, database_url=url)
+        async with start_gateway(settings) as running:
+            yield running
 
 
 async def _world(running: RunningGateway) -> World:
