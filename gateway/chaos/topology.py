@@ -9,7 +9,8 @@ went on while the node was down.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from aiokafka.errors import KafkaError
 from gateway.contracts.agencies import AGENCIES
 from gateway.contracts.topics import route_topic
 
-__all__ = ["RouteTopology", "appended_records", "route_partitions", "route_topology"]
+__all__ = ["RouteTopology", "appended_records", "route_offsets", "route_partitions", "route_topology"]
 
 _TIMEOUT_S = 30.0
 
@@ -81,19 +82,47 @@ def _read_min_insync(topology: RouteTopology, response: dict[str, Any]) -> None:
 
 async def appended_records(bootstrap_servers: str, *, agencies: Collection[str] = AGENCIES) -> int | None:
     """The records on the route topics so far (summed end offsets); None when the cluster cannot say."""
-    topics = _route_topics(agencies)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="tsw-chaos-offsets")
     try:
-        async with asyncio.timeout(_TIMEOUT_S):
-            await consumer.start()
-            try:
-                partitions = await route_partitions(bootstrap_servers, topics)
-                ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-            finally:
-                await consumer.stop()
+        async with asyncio.timeout(_TIMEOUT_S), route_offsets(bootstrap_servers, agencies=agencies) as count:
+            return await count()
     except (KafkaError, OSError, TimeoutError):
         return None
-    return sum(ends.values())
+
+
+@contextlib.asynccontextmanager
+async def route_offsets(
+    bootstrap_servers: str, *, agencies: Collection[str] = AGENCIES
+) -> AsyncIterator[Callable[[], Awaitable[int]]]:
+    """A function summing the route topics' end offsets, on one connection (a few ms per call), for
+    watching records arrive. Entering waits (wrap it in a timeout) until the broker answers and
+    every route topic is there, so it may be entered while a broker is still starting."""
+    topics = _route_topics(agencies)
+    consumer = await _started_consumer(bootstrap_servers)
+    try:
+        partitions = await route_partitions(bootstrap_servers, topics)
+        while {tp.topic for tp in partitions} != set(topics):
+            await asyncio.sleep(0.1)
+            partitions = await route_partitions(bootstrap_servers, topics)
+
+        async def count() -> int:
+            ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+            return sum(ends.values())
+
+        yield count
+    finally:
+        await consumer.stop()
+
+
+async def _started_consumer(bootstrap_servers: str) -> AIOKafkaConsumer:
+    while True:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="tsw-chaos-offsets")
+        try:
+            await consumer.start()
+        except (KafkaError, OSError):
+            await consumer.stop()
+            await asyncio.sleep(0.1)
+            continue
+        return consumer
 
 
 async def route_partitions(bootstrap_servers: str, topics: Collection[str]) -> list[TopicPartition]:
