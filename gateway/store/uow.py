@@ -71,6 +71,18 @@ def unavailable_reason(error: BaseException | None) -> str:
     return str(error).split("\n", 1)[0][:200] or type(error).__name__
 
 
+def _connection_lost(error: DBAPIError) -> bool:
+    """The session ended under the statement: SQLAlchemy saw the disconnect, or PostgreSQL said so
+    (SQLSTATE class 08, connection exception; 57P01-57P03, the server shutting down or restarting)."""
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and (sqlstate.startswith("08") or sqlstate in _SHUTDOWN_SQLSTATES)
+
+
+_SHUTDOWN_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
 class UnitOfWork:
     declarations: DeclarationRepository
     outbox: OutboxRepository
@@ -139,7 +151,7 @@ class UnitOfWork:
         try:
             await self._transaction.commit()
         except DBAPIError as exc:
-            if exc.connection_invalidated:
+            if _connection_lost(exc):
                 raise CommitOutcomeUnknown("the database connection was lost while committing") from exc
             raise
 
