@@ -17,8 +17,8 @@ own `HTTPValidationError` is dropped: `gateway.api.problems` answers a request t
 with a problem, never with that shape.
 
 `POST /v1/declarations` also gets, as request examples, every valid example document of the loaded
-schema packs (`<pack>/examples/valid/*.xml|json`): documentation that is checked, since the tests
-(Schemathesis) submit each one and expect it accepted.
+schema packs (`<pack>/examples/valid/*.xml|json`), and `POST /v1/batches` a JSON Lines file of the
+JSON ones: documentation that is checked, since the tests (Schemathesis) send each example.
 """
 
 from __future__ import annotations
@@ -137,18 +137,30 @@ def _text(document: dict[str, Any], *, without: str) -> str:
 
 
 def _add_submission_examples(document: dict[str, Any], packs: Sequence[SchemaPack]) -> None:
-    submit = document.get("paths", {}).get("/v1/declarations", {}).get("post")
-    if submit is None:
-        return
-    content: dict[str, Any] = submit["requestBody"]["content"]
+    paths = document.get("paths", {})
+    submit = _request_content(paths, "/v1/declarations")
+    json_lines: list[str] = []
     for pack in packs:
         for example in sorted((pack.directory / "examples" / "valid").glob("*")):
             media_type, value = _example(example)
-            if media_type in content:
-                content[media_type].setdefault("examples", {})[f"{pack.id}/{example.stem}"] = {
+            if media_type is None:
+                continue
+            if media_type == "application/json":
+                json_lines.append(json.dumps(value, separators=(",", ":")))
+            if media_type in submit:
+                submit[media_type].setdefault("examples", {})[f"{pack.id}/{example.stem}"] = {
                     "summary": f"{pack.title}: {example.stem}",
                     "value": value,
                 }
+    upload = _request_content(paths, "/v1/batches")
+    if json_lines and "application/x-ndjson" in upload:
+        upload["application/x-ndjson"]["example"] = "\n".join(json_lines) + "\n"
+
+
+def _request_content(paths: dict[str, Any], path: str) -> dict[str, Any]:
+    body = paths.get(path, {}).get("post", {}).get("requestBody", {})
+    content: dict[str, Any] = body.get("content", {})
+    return content
 
 
 def _example(path: Path) -> tuple[str | None, Any]:
