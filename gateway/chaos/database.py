@@ -5,8 +5,10 @@ Each runs a broker and a `tsw serve` of its own, warms up, and starts the paced 
 way in (a quarter for PostgreSQL) the fault begins and lasts `--database-down-s`:
 
 - `database-unavailable`: another process takes SQLite's write lock (`BEGIN EXCLUSIVE`,
-  `gateway.chaos.sqlite_lock`) and holds it; every write waits the busy timeout
-  (`TSW_DATABASE_TIMEOUT_MS`, 5 s) and fails with "database is locked"; readers go on (WAL).
+  `gateway.chaos.sqlite_lock`) and holds it; every write waits the busy timeout and fails with
+  "database is locked"; readers go on (WAL). The gateway runs with a 1 s busy timeout
+  (`TSW_DATABASE_TIMEOUT_MS`; 5 s by default) so that the lock outlasts it many times over: with
+  the default, a 10 s lock mostly delays writes (a batch waiting 5 s twice) rather than refuses them.
 - `database-full`: the gateway's data directory is a small tmpfs of its own
   (`gateway.chaos.disk`); a ballast file fills it until the kernel answers ENOSPC, which SQLite
   reports as SQLITE_FULL ("database or disk is full") once its write-ahead log needs to grow; the
@@ -53,6 +55,7 @@ __all__ = ["SCENARIOS", "database_full", "database_unavailable", "postgres_resta
 _AFTER_FAULT_S = 10.0  # the load goes on this long after the last fault ends
 _FIRST_REFUSAL_WAIT_S = 60.0  # the longest a full disk may take to refuse a write
 _DISK_MB = 128
+_BUSY_TIMEOUT_MS = 1000  # database-unavailable's gateway: a lock many busy timeouts long
 _GATEWAY = "gateway"
 _REQUEST_DEADLINE_S = 30.0  # TSW_REQUEST_TIMEOUT_MS's default
 _INTEGRITY_TIMEOUT_S = 300.0
@@ -93,7 +96,12 @@ async def database_unavailable(context: ChaosContext) -> ScenarioReport:
     faults = _Faults()
     async with (
         harness.own_broker(context) as kafka,
-        harness.served_gateway(context, kafka.bootstrap_servers, name=_GATEWAY) as gateway,
+        harness.served_gateway(
+            context,
+            kafka.bootstrap_servers,
+            name=_GATEWAY,
+            env={"TSW_DATABASE_TIMEOUT_MS": str(_BUSY_TIMEOUT_MS)},
+        ) as gateway,
     ):
         warm = await harness.warm_up(context, gateway)
         pids = gateway.served.pids()
@@ -114,7 +122,8 @@ async def database_unavailable(context: ChaosContext) -> ScenarioReport:
                 await asyncio.to_thread(lock.release)
                 faults.cleared_at.append(time.monotonic())
             report.faults.append(
-                f"lock released at {load.elapsed_s():.1f} s ({options.database_down_s:g} s held)"
+                f"lock released at {load.elapsed_s():.1f} s ({options.database_down_s:g} s held; "
+                f"busy timeout {_BUSY_TIMEOUT_MS} ms)"
             )
             context.progress(report.faults[-1])
         await _judge(context, report, gateway, loads=[warm, loading.result()], faults=faults, pids=pids)
