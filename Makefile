@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: install run test test-unit lint bench bench-clearance bench-batch clean
+.PHONY: install run test test-unit lint bench bench-clearance bench-batch chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ bench-clearance: install
 
 bench-batch: install
 	$(BIN)/tsw bench batch $(BENCH_ARGS)
+
+## Fault scenarios on real processes (brokers, gateways, databases killed under load), each on its own
+## broker(s) and gateway; exits 1 on any loss or duplicate. CHAOS_ARGS="gateway-kill --seconds 60".
+chaos: install
+	$(BIN)/tsw chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache var .pytest_cache .mypy_cache .ruff_cache

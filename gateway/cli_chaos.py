@@ -2,8 +2,10 @@
 each found: faults injected, submissions, 202s, refusals, events routed, losses and duplicates.
 
 Every scenario starts its own broker (or cluster) and gateway on free ports in a temporary directory
-(or under `--work-dir`, kept), so it never touches the local stack. The exit code is 1 when any
-scenario lost or duplicated a declaration, failed one of its own checks, or could not run.
+(or under `--work-dir`, kept), so it never touches the local stack. The scenarios that need
+PostgreSQL run when `--postgres-url` (or `TSW_CHAOS_POSTGRES_URL`) names a server; with no scenario
+named and no server, they are left out, and said so. The exit code is 1 when any scenario lost or
+duplicated a declaration, failed one of its own checks, or could not run.
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ def chaos_command(
         chosen = find_scenarios(scenarios or [])
     except KeyError as exc:
         raise typer.BadParameter(str(exc.args[0])) from exc
+    if not scenarios and not postgres_url:
+        skipped = [scenario.name for scenario in chosen if scenario.needs_postgres]
+        chosen = tuple(scenario for scenario in chosen if not scenario.needs_postgres)
+        if skipped:
+            console.print(f"[yellow]not run without --postgres-url:[/] {', '.join(skipped)}")
     options = ChaosOptions(
         seconds=seconds,
         rate=rate,

@@ -80,7 +80,7 @@ async def node_kill(context: ChaosContext) -> ScenarioReport:
                 f" {topology.partitions} route partitions) SIGKILL at {load.elapsed_s():.1f} s of the load"
             )
             context.progress(report.faults[-1])
-            await harness.at_load_time(load, restart_at_s)
+            await asyncio.sleep(max(0.0, killed + options.broker_down_s - time.monotonic()))
             during = await appended_records(cluster.bootstrap_servers)
             down_s = time.monotonic() - killed
             restarted_at_s = load.elapsed_s()

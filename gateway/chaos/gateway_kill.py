@@ -132,8 +132,8 @@ async def _kill_while_relaying(
             left, unrecorded = await watch.sent_not_recorded(after_backlog=int(peak * _RELAY_KILLS_AT[0]))
             fault = await _kill_and_restart(gateway, at_s=None)
             report.faults.append(
-                f"{fault}; {left} of {peak} events still to publish, {unrecorded} of them already"
-                " acknowledged by Kafka but not yet recorded as published"
+                f"{fault}; {left} of {peak} events still to publish, {unrecorded} of them acknowledged by"
+                " Kafka but not recorded as published when the kill was ordered"
             )
             context.progress(report.faults[-1])
             second = await watch.backlog_at_most(int(peak * _RELAY_KILLS_AT[1]))
@@ -178,13 +178,12 @@ class _RelayWatch:
 
 async def _kill_and_restart(gateway: harness.TraderGateway, *, at_s: float | None) -> str:
     """SIGKILL the gateway's process group, start it again; says what was done."""
-    pids = gateway.served.pids()
     started = time.monotonic()
-    await asyncio.to_thread(gateway.served.kill)
+    killed = await asyncio.to_thread(gateway.served.kill)
     await asyncio.to_thread(gateway.served.start)
     when = f" at {at_s:.1f} s of the load" if at_s is not None else ""
     return (
-        f"gateway SIGKILL ({len(pids)} processes){when}, answering again"
+        f"gateway SIGKILL ({killed} processes){when}, answering again"
         f" {time.monotonic() - started:.1f} s later"
     )
 

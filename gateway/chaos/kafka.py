@@ -47,7 +47,7 @@ async def broker_kill(context: ChaosContext) -> ScenarioReport:
             killed = time.monotonic()
             report.faults.append(f"broker SIGKILL at {load.elapsed_s():.1f} s of the load")
             context.progress(f"broker killed; restarting it in {options.broker_down_s:g} s")
-            await harness.at_load_time(load, restart_at_s)
+            await asyncio.sleep(max(0.0, killed + options.broker_down_s - time.monotonic()))
             restarted_at_s, down_s = load.elapsed_s(), time.monotonic() - killed
             await asyncio.to_thread(kafka.start)
             report.faults.append(

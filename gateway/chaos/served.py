@@ -126,11 +126,14 @@ class ServedGateway:
         return [process.pid for process in self._group()]
 
     def kill(self) -> int:
-        """SIGKILL every process of the gateway's group now; returns how many were killed."""
-        members = self._group()
-        if self._process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signal.SIGKILL)
+        """SIGKILL every process of the gateway's group at once (the signal goes before any
+        bookkeeping, so it lands when asked); waits until they are gone and returns how many."""
+        if self._process is None or self._process.poll() is not None:
+            return 0
+        group = self._process.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+        members = [process for process in psutil.process_iter() if _in_group(process, group)]
         self._reap(members)
         return len(members)
 
@@ -176,3 +179,10 @@ class ServedGateway:
             time.sleep(0.1)
         self.stop()
         raise ServedGatewayError(f"the gateway did not answer /healthz within {timeout_s:.0f} s")
+
+
+def _in_group(process: psutil.Process, group: int) -> bool:
+    try:
+        return os.getpgid(process.pid) == group
+    except (ProcessLookupError, PermissionError):
+        return False
