@@ -74,7 +74,7 @@ class StatusFeed:
         Yields None after `heartbeat_s` without a change, so that a stream can send a keep-alive.
         """
         queue: asyncio.Queue[StatusChange | None] = asyncio.Queue(self._queue_size)
-        await self._ensure_running()
+        await self.ensure_running()
         self._subscribers[trader].add(queue)
         last = after or 0
         try:
@@ -99,7 +99,10 @@ class StatusFeed:
             if not self._subscribers[trader]:
                 del self._subscribers[trader]
 
-    async def _ensure_running(self) -> None:
+    async def ensure_running(self) -> None:
+        """Start the poller if it is not running (reading where the feed begins). Raises
+        `ServiceUnavailable` when the database is away: a stream calls it before it starts, so that
+        its client is answered 503 rather than sent a stream that breaks at once."""
         if self._task is None:
             self._high = await self._max_id()
             self._task = asyncio.create_task(self._run(), name="status-feed")

@@ -14,7 +14,6 @@ from pydantic import BaseModel, Field
 
 from gateway.api.deps import Admin, GatewayDep, rate_limited
 from gateway.audit.events import key_rotated
-from gateway.audit.recording import record
 from gateway.documents.problems import Problem
 from gateway.errors import UnprocessableRequest
 from gateway.store.records import Client, ClientCredentials
@@ -145,8 +144,13 @@ async def list_signing_keys(gateway: GatewayDep, _admin: Admin) -> SigningKeys:
 )
 async def rotate_signing_key(gateway: GatewayDep, _admin: Admin) -> SigningKeys:
     previous = gateway.keys.active_kid
-    kid = await asyncio.to_thread(gateway.keys.rotate)  # files written and fsynced: off the event loop
-    await record(gateway.uow_factory, key_rotated(kid, previous=previous, actor=_admin.id))
+    # The database first: when it is away the answer is a 503 and no key is made without its audit
+    # entry (only a database lost in the moment between the two can leave one unrecorded).
+    async with gateway.uow_factory() as uow:
+        await uow.ping()
+        kid = await asyncio.to_thread(gateway.keys.rotate)  # files written and fsynced: off the event loop
+        await uow.audit.add(key_rotated(kid, previous=previous, actor=_admin.id))
+        await uow.commit()
     return _signing_keys(gateway)
 
 

@@ -10,9 +10,13 @@ from fastapi import APIRouter, Depends, Header
 from starlette.responses import StreamingResponse
 
 from gateway.api.deps import GatewayDep, Submitter, rate_limited
+from gateway.errors import ServiceUnavailable
 from gateway.notifications import StatusChange
 
 __all__ = ["router"]
+
+#: Ends a stream the database can no longer feed: reconnect in 5 s with `Last-Event-ID`.
+_RECONNECT = b"retry: 5000\n\n"
 
 router = APIRouter(tags=["events"], dependencies=[Depends(rate_limited("api"))])
 
@@ -38,6 +42,7 @@ async def events(
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> StreamingResponse:
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    await gateway.feed.ensure_running()  # the database away: a 503 now, not a stream that breaks
     changes = gateway.feed.changes(client.id, after=after)
     return StreamingResponse(
         _sse(changes),
@@ -48,9 +53,12 @@ async def events(
 
 async def _sse(changes: AsyncIterator[StatusChange | None]) -> AsyncIterator[bytes]:
     yield b": status changes follow\n\n"
-    async for change in changes:
-        if change is None:
-            yield b": keep-alive\n\n"
-            continue
-        data = orjson.dumps(change.as_dict()).decode()
-        yield f"id: {change.id}\nevent: status\ndata: {data}\n\n".encode()
+    try:
+        async for change in changes:
+            if change is None:
+                yield b": keep-alive\n\n"
+                continue
+            data = orjson.dumps(change.as_dict()).decode()
+            yield f"id: {change.id}\nevent: status\ndata: {data}\n\n".encode()
+    except ServiceUnavailable:  # the database went away mid-stream: end it; the client reconnects
+        yield _RECONNECT

@@ -26,6 +26,7 @@ from gateway.localkafka import LocalKafka
 from tests.conftest import RunningGateway, gateway_settings, start_gateway
 from tests.examples import content_type, examples
 from tests.kafka_helpers import consume_keys, headers_of, routed_event_ids
+from tests.route_sweep import sweep, sweep_ids
 
 _BUSY_TIMEOUT_MS = 400
 _WORKERS = ("outbox-relay", "response-consumer", "webhook-dispatcher", "audit-chainer")
@@ -134,6 +135,34 @@ async def test_writes_answer_503_with_retry_after_while_locked_and_nothing_is_ha
     assert integrity.declarations == len(accepted), integrity.summary()
     assert integrity.whole, integrity.summary()
     assert integrity.unpublished == 0
+
+
+async def test_every_route_answers_while_sqlite_is_locked(tmp_path: Path, kafka: LocalKafka) -> None:
+    """Each route of the OpenAPI document under the lock: writers a 503 with Retry-After once the busy
+    timeout ran out, readers their usual answer; never a 500, never a hang."""
+    settings = gateway_settings(
+        tmp_path,
+        kafka,
+        database_timeout_ms=_BUSY_TIMEOUT_MS,
+        api_key_cache_s=600,
+        webhook_allow_private_hosts=True,
+    )
+    async with start_gateway(settings) as running:
+        trader = await running.add_client("swept-trader")
+        admin = await running.add_client("swept-admin", role="admin")
+        ids = await sweep_ids(running, trader, admin)
+        lock = _lock(running)
+        await asyncio.to_thread(lock.acquire)
+        try:
+            answers = await sweep(running, ids=ids, trader=trader, admin=admin)
+        finally:
+            await asyncio.to_thread(lock.release)
+    faults = [fault for answer in answers if (fault := answer.fault()) is not None]
+    assert faults == []
+    statuses = {(answer.method, answer.path): answer.status for answer in answers}
+    assert statuses[("GET", f"/v1/declarations/{ids['declaration_id']}")] == 200  # reads go on
+    assert statuses[("DELETE", f"/v1/webhooks/{ids['webhook_id']}")] == 503  # writes wait, then 503
+    assert statuses[("POST", f"/v1/admin/clients/{ids['client_id']}/revoke")] == 503
 
 
 async def test_the_relay_records_what_it_sent_once_the_lock_is_gone_and_sends_nothing_twice(

@@ -31,6 +31,7 @@ from gateway.store.uow import UnitOfWorkFactory
 from tests.conftest import RunningGateway, free_port, gateway_settings, start_gateway
 from tests.examples import content_type, examples
 from tests.kafka_helpers import routed_event_ids
+from tests.route_sweep import sweep, sweep_ids
 
 pytestmark = pytest.mark.postgres
 
@@ -150,6 +151,37 @@ async def test_every_route_answers_503_while_postgres_is_down_and_the_same_gatew
     integrity = await check_integrity(running.gateway.uow_factory, jwks=running.gateway.keys.jwks())
     assert integrity.declarations == len(accepted), integrity.summary()
     assert integrity.whole, integrity.summary()
+
+
+async def test_every_route_answers_while_postgres_is_down(
+    own_postgres: LocalPostgres, tmp_path: Path, kafka: LocalKafka
+) -> None:
+    """Each route of the OpenAPI document, its caller's key still cached (so the handler itself meets
+    the missing database): a 503 problem with Retry-After or its usual answer; never a 500 or a hang."""
+    if not own_postgres.running():
+        await asyncio.to_thread(own_postgres.start)
+    url = await asyncio.to_thread(own_postgres.create_database, f"tsw_{uuid.uuid4().hex[:12]}")
+    settings = gateway_settings(
+        tmp_path, kafka, database_url=url, api_key_cache_s=600, webhook_allow_private_hosts=True
+    )
+    async with start_gateway(settings) as running:
+        trader = await running.add_client("swept-trader")
+        admin = await running.add_client("swept-admin", role="admin")
+        ids = await sweep_ids(running, trader, admin)
+        kids = [key.kid for key in running.gateway.keys.infos]
+        await asyncio.to_thread(own_postgres.stop, mode="fast")
+        try:
+            answers = await sweep(running, ids=ids, trader=trader, admin=admin)
+        finally:
+            await asyncio.to_thread(own_postgres.start)
+        on_disk = type(running.gateway.keys).load(running.settings.keys_dir)
+        assert [key.kid for key in on_disk.infos] == kids  # a refused rotation made no key
+    faults = [fault for answer in answers if (fault := answer.fault()) is not None]
+    assert faults == []
+    unavailable = {(answer.method, answer.path) for answer in answers if answer.status == 503}
+    assert ("GET", f"/v1/declarations/{ids['declaration_id']}") in unavailable
+    assert ("GET", "/readyz") in unavailable
+    assert len(unavailable) > len(answers) / 2  # the others refused the empty body first, or need no database
 
 
 async def test_pooled_connections_a_restart_broke_are_never_handed_out(
