@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
@@ -24,6 +25,7 @@ from gateway.chaos.postgres import LocalPostgres, LocalPostgresError
 from gateway.contracts.events import EventHeaders, encode_headers, rfc3339
 from gateway.contracts.responses import RESPONSE_EVENT_TYPE, AgencyResponse, AgencyStatus, response_event_id
 from gateway.contracts.topics import RESPONSES_TOPIC
+from gateway.ecommerce.generate import FileFormat, encode, generate_consignments
 from gateway.errors import CommitOutcomeUnknown, ServiceUnavailable
 from gateway.localkafka import LocalKafka
 from gateway.store.database import create_engine
@@ -35,6 +37,7 @@ from tests.route_sweep import sweep, sweep_ids
 
 pytestmark = pytest.mark.postgres
 
+_DONE = ("completed", "failed")
 _WORKERS = ("outbox-relay", "response-consumer", "webhook-dispatcher", "audit-chainer")
 
 
@@ -247,6 +250,52 @@ async def test_relay_and_response_consumer_wait_through_the_outage_and_catch_up(
     await _until_status(running, trader, backlog, "ROUTED", timeout_s=60)
     await _until_status(running, trader, [answered], "UNDER_REVIEW", timeout_s=60)
     assert _workers_alive() == set(_WORKERS)
+
+
+async def test_a_batch_job_interrupted_by_a_restart_resumes_and_answers_each_record_once(
+    own_postgres: LocalPostgres, tmp_path: Path, kafka: LocalKafka
+) -> None:
+    """The batch runner (and its CSV reader process) meets the outage between chunks: the job stays
+    running, resumes after its last committed chunk once PostgreSQL is back, and completes."""
+    if not own_postgres.running():
+        await asyncio.to_thread(own_postgres.start)
+    url = await asyncio.to_thread(own_postgres.create_database, f"tsw_{uuid.uuid4().hex[:12]}")
+    settings = gateway_settings(tmp_path, kafka, database_url=url, batch_chunk_records=50)
+    generated = list(generate_consignments(3000, invalid_rate=0.05, seed=5))
+    body = b"".join(encode(generated, FileFormat.CSV))
+    async with start_gateway(settings) as running:
+        forwarder = await running.add_client("pg-batch-forwarder", role="forwarder")
+        upload = await running.http.post(
+            "/v1/batches", content=body, headers={**forwarder, "Content-Type": "text/csv"}
+        )
+        assert upload.status_code == 202, upload.text
+        job_id = upload.json()["id"]
+        async with asyncio.timeout(60):
+            while (started := await _job(running, forwarder, job_id))["position"] == 0:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        await asyncio.to_thread(own_postgres.stop, mode="immediate")
+        assert started["status"] == "running", started  # stopped mid-job, not after it
+        await asyncio.sleep(2)  # the runner fails, backs off, tries again
+        assert "batch-runner" in {task.get_name() for task in asyncio.all_tasks() if not task.done()}
+        await asyncio.to_thread(own_postgres.start)
+        async with asyncio.timeout(120):
+            while (job := await _job(running, forwarder, job_id))["status"] not in _DONE:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        assert job["status"] == "completed", job
+        invalid = sum(1 for item in generated if item.defect is not None)
+        assert (job["total"], job["rejected"], job["accepted"]) == (3000, invalid, 3000 - invalid)
+        answer = await running.http.get(f"/v1/batches/{job_id}/results", headers=forwarder)
+        refs = [orjson.loads(line)["ref"] for line in answer.content.splitlines()]
+        assert refs == [item.rows[0]["consignment_ref"] for item in generated]  # each once, in order
+
+
+async def _job(running: RunningGateway, headers: dict[str, str], job_id: str) -> dict[str, Any]:
+    answer = await running.http.get(f"/v1/batches/{job_id}", headers=headers)
+    if answer.status_code == 503:  # asked while PostgreSQL is away
+        return {"status": "running", "position": -1}
+    assert answer.status_code == 200, answer.text
+    job: dict[str, Any] = answer.json()
+    return job
 
 
 async def test_a_commit_cut_off_by_the_connections_loss_is_reported_as_unknown(
