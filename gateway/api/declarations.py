@@ -7,7 +7,7 @@ the declarations routed to it; any other declaration answers 404.
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -298,7 +298,7 @@ async def list_versions(declaration_id: str, gateway: GatewayDep, client: Reader
 )
 async def get_document(
     declaration_id: str,
-    version: Annotated[int, Path(ge=1)],
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],  # a version column is a 32-bit integer
     gateway: GatewayDep,
     client: Reader,
 ) -> Response:
@@ -381,9 +381,14 @@ def _encode_cursor(record: DeclarationRecord) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (received_at, id) a cursor names; a forged one is a 400, never a naive or out-of-range time
+    (those once reached the database and answered 500)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         at, _, declaration_id = raw.partition("|")
-        return datetime.fromisoformat(at), declaration_id
-    except (ValueError, UnicodeDecodeError) as exc:
+        moment = datetime.fromisoformat(at)
+        if moment.tzinfo is None:
+            raise ValueError("a cursor's time has its offset")
+        return moment.astimezone(UTC), declaration_id
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise InvalidRequest("malformed cursor") from exc

@@ -7,9 +7,10 @@ answer is added here, once, so that no route forgets it and routes added later g
   with `Retry-After`;
 - every operation that authenticates (it names the `ApiKey` security scheme): `401` (with
   `WWW-Authenticate`), `403` and `429` (with `Retry-After`);
-- every operation with parameters or a body: `422`, a request that does not match this document;
-- every operation that takes a body: `400`, a body that cannot be read at all (FastAPI answers so
-  when a JSON body is not UTF-8, before any dependency, authentication included, runs).
+- every operation with parameters or a body: `422`, a request that does not match this document, and
+  `400`, a value the database cannot store (a NUL character: `gateway.store.uow`) or a body that
+  cannot be read at all (FastAPI answers so when a JSON body is not UTF-8, before any dependency,
+  authentication included, runs).
 
 Every 4xx and 5xx is then `application/problem+json` (RFC 9457) with the `ProblemDetails` schema, or
 the schema the route gave (its `model`, moved from `application/json`, where FastAPI puts it). FastAPI's
@@ -59,10 +60,8 @@ _AUTHENTICATED: dict[str, dict[str, Any]] = {
     "429": {"description": "Over the client's rate limit", "headers": _RETRY_AFTER},
 }
 _WITH_INPUT: dict[str, dict[str, Any]] = {
-    "422": {"description": "A parameter or body that does not match this document: every problem listed"}
-}
-_WITH_BODY: dict[str, dict[str, Any]] = {
-    "400": {"description": "A body that cannot be read (malformed, or not in its encoding)"}
+    "400": {"description": "A value that cannot be stored (a NUL character), or a body that cannot be read"},
+    "422": {"description": "A parameter or body that does not match this document: every problem listed"},
 }
 _METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -104,8 +103,6 @@ def _complete(operation: dict[str, Any]) -> None:
         added |= _AUTHENTICATED
     if operation.get("parameters") or operation.get("requestBody"):
         added |= _WITH_INPUT
-    if operation.get("requestBody"):
-        added |= _WITH_BODY
     for status, default in added.items():
         declared = responses.setdefault(status, {})
         if status == "422" and _is_fastapi_validation_error(declared):

@@ -31,6 +31,7 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such webhook, or not the caller's", **_PROBLEM}
 }
 Subscriber = Submitter
+_MAX_ID = 2**63 - 1
 
 
 @router.post(
@@ -139,6 +140,7 @@ def _delivery(record: DeliveryRecord) -> DeliveryView:
 
 
 def _decode_cursor(cursor: str) -> int:
-    if not (cursor.isascii() and cursor.isdigit()):
+    """A delivery id: digits within a 64-bit integer (a larger one once reached the database: 500)."""
+    if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > _MAX_ID:
         raise InvalidRequest("malformed cursor")
     return int(cursor)

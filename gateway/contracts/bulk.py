@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from gateway.contracts.responses import AgencyStatus, optional_text
+from gateway.contracts.responses import AgencyStatus, optional_text, require_text
 
 __all__ = [
     "BULK_EVENT_TYPE",
@@ -120,13 +120,7 @@ class BulkResponse:
             raise ValueError(f"bulk response is not JSON: {exc}") from exc
         if not isinstance(data, dict) or not isinstance(data.get("answers"), list):
             raise ValueError("bulk response must be an object with an `answers` array")
-        missing = [
-            name
-            for name in ("bulk_id", "agency", "in_reply_to", "decided_at")
-            if not isinstance(data.get(name), str)
-        ]
-        if missing:
-            raise ValueError(f"bulk response lacks {', '.join(missing)}")
+        require_text(data, ("bulk_id", "agency", "in_reply_to", "decided_at"))
         return cls(
             bulk_id=data["bulk_id"],
             agency=data["agency"],
@@ -139,8 +133,10 @@ class BulkResponse:
 def _answer(index: int, item: Any) -> BulkAnswer:
     if not isinstance(item, dict):
         raise ValueError(f"answers/{index} must be an object")
-    if not isinstance(item.get("declaration_id"), str) or not isinstance(item.get("decision"), str):
-        raise ValueError(f"answers/{index} lacks declaration_id or decision")
+    try:
+        require_text(item, ("declaration_id", "decision"))
+    except ValueError as exc:
+        raise ValueError(f"answers/{index}: {exc}") from exc
     try:
         status = AgencyStatus(str(item.get("status")))
     except ValueError as exc:

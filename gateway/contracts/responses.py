@@ -32,6 +32,7 @@ __all__ = [
     "AgencyResponse",
     "AgencyStatus",
     "optional_text",
+    "require_text",
     "response_event_id",
 ]
 
@@ -83,13 +84,7 @@ class AgencyResponse:
             raise ValueError(f"response is not JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise ValueError("response must be a JSON object")
-        missing = [
-            name
-            for name in ("declaration_id", "agency", "in_reply_to", "status", "decision", "decided_at")
-            if not isinstance(data.get(name), str)
-        ]
-        if missing:
-            raise ValueError(f"response lacks {', '.join(missing)}")
+        require_text(data, ("declaration_id", "agency", "in_reply_to", "status", "decision", "decided_at"))
         try:
             status = AgencyStatus(data["status"])
         except ValueError as exc:
@@ -108,9 +103,25 @@ class AgencyResponse:
         )
 
 
+def require_text(data: dict[str, Any], names: tuple[str, ...]) -> None:
+    """`ValueError` unless every one of `names` is a string a database can store (no NUL character:
+    PostgreSQL text cannot hold one, and the answer would be refused at every redelivery)."""
+    missing = [name for name in names if not isinstance(data.get(name), str)]
+    if missing:
+        raise ValueError(f"lacks {', '.join(missing)}")
+    _refuse_nul(data, names)
+
+
 def optional_text(data: dict[str, Any], name: str) -> str | None:
     """`data[name]` when it is a string or absent/null; `ValueError` otherwise (it is stored as text)."""
     value = data.get(name)
     if value is not None and not isinstance(value, str):
         raise ValueError(f"{name} must be a string or null, not {type(value).__name__}")
+    _refuse_nul(data, (name,))
     return value
+
+
+def _refuse_nul(data: dict[str, Any], names: tuple[str, ...]) -> None:
+    with_nul = [name for name in names if "\x00" in (data.get(name) or "")]
+    if with_nul:
+        raise ValueError(f"{', '.join(with_nul)} holds a NUL character")

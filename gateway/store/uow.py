@@ -13,6 +13,8 @@ full ("database or disk is full") or failing ("disk I/O error"). A rollback or c
 because the connection is already gone never hides the error that ended the block.
 
 A COMMIT cut off by a lost connection raises `CommitOutcomeUnknown`: the server may have applied it.
+A value the database refuses (SQLSTATE class 22: a NUL character in PostgreSQL text) raises
+`InvalidRequest`: it is the input's fault, and trying again cannot help.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-from gateway.errors import CommitOutcomeUnknown, ServiceUnavailable
+from gateway.errors import CommitOutcomeUnknown, InvalidRequest, ServiceUnavailable
 from gateway.store.audit import AuditRepository
 from gateway.store.authorisations import AuthorisationRepository
 from gateway.store.batches import BatchRepository
@@ -51,8 +53,23 @@ _CANNOT_CONNECT = (*_UNAVAILABLE, TimeoutError, sa_exc.TimeoutError)
 
 
 def database_unavailable(error: BaseException | None) -> bool:
-    """True when `error` says the database cannot be used now (not a constraint the caller broke)."""
-    return isinstance(error, _UNAVAILABLE) and not isinstance(error, IntegrityError)
+    """True when `error` says the database cannot be used now (not a constraint the caller broke,
+    nor a value it refused)."""
+    return (
+        isinstance(error, _UNAVAILABLE)
+        and not isinstance(error, IntegrityError)
+        and not _refused_value(error)
+    )
+
+
+def _refused_value(error: BaseException | None) -> bool:
+    """The database refused a value itself: SQLSTATE class 22, data exception (PostgreSQL's text cannot
+    hold a NUL character; a number out of range). The request's fault, not an outage: a 503 would have
+    it retried forever (the fuzzers found it)."""
+    if isinstance(error, sa_exc.DataError):
+        return True
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(error, DBAPIError) and isinstance(sqlstate, str) and sqlstate.startswith("22")
 
 
 def unavailable_reason(error: BaseException | None) -> str:
@@ -134,6 +151,10 @@ class UnitOfWork:
             await self._close()
         if database_unavailable(exc):
             raise ServiceUnavailable("database unavailable") from exc
+        if _refused_value(exc):
+            raise InvalidRequest(
+                "the request holds a value the database cannot store (e.g. a NUL character)"
+            ) from exc
 
     @property
     def connection(self) -> AsyncConnection:

@@ -39,16 +39,17 @@ def served(tmp_path: Path, kafka: LocalKafka) -> Iterator[tuple[str, dict[str, s
 def serve_gateway(
     tmp_path: Path, kafka: LocalKafka, **extra_env: str
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    """`tsw serve` on a free port in `tmp_path` (its URL and environment); `extra_env` tunes it."""
+    """`tsw serve` on a free port in `tmp_path` (its URL and environment); `extra_env` tunes it (SQLite
+    in `tmp_path` unless it names a `TSW_DATABASE_URL`)."""
+    inherited = {name: value for name, value in os.environ.items() if name != "TSW_DATABASE_URL"}
     env = {
-        **os.environ,
+        **inherited,
         "TSW_DATA_DIR": str(tmp_path),
         "TSW_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "TSW_SCHEMA_PACKS": str(WCO_DIR),
         "TSW_MAX_BODY_BYTES": str(256 * 1024),
         **extra_env,
     }
-    env.pop("TSW_DATABASE_URL", None)
     port = free_port()
     log = (tmp_path / "gateway.log").open("wb")
     process = subprocess.Popen(

@@ -26,6 +26,9 @@ pytestmark = pytest.mark.timeout(120)
 FUZZ = settings(max_examples=300, deadline=None)
 
 _text = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)  # what `str.encode()` can write
+_stored = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=30
+)  # and a database
 _json = st.recursive(
     st.none()
     | st.booleans()
@@ -52,8 +55,8 @@ _statuses = st.sampled_from(list(AgencyStatus))
 
 
 def _value_or_wrong(sample: Any) -> st.SearchStrategy[Any]:
-    """A field's plausible value, or any JSON value in its place."""
-    return st.one_of(st.just(sample), _text, _json)
+    """A field's plausible value, one with a NUL character, or any JSON value in its place."""
+    return st.one_of(st.just(sample), st.just(f"{sample}\x00"), _text, _json)
 
 
 # ---- CloudEvents headers
@@ -118,6 +121,7 @@ def test_any_bytes_are_an_agency_response_or_a_value_error(raw: bytes) -> None:
     )
 )
 @example(data={**dict.fromkeys(_RESPONSE_FIELDS, "x"), "status": "HELD", "reference": []})  # was accepted
+@example(data={**dict.fromkeys(_RESPONSE_FIELDS, "x"), "status": "HELD", "reason": "a\x00b"})  # was stored
 def test_a_misshapen_agency_response_is_refused_never_half_typed(data: dict[str, Any]) -> None:
     try:
         response = AgencyResponse.from_json(orjson.dumps(data))
@@ -129,20 +133,29 @@ def test_a_misshapen_agency_response_is_refused_never_half_typed(data: dict[str,
     assert response.reference is None or isinstance(response.reference, str)
     assert response.reason is None or isinstance(response.reason, str)
     assert isinstance(response.detail, dict)
+    _storable(
+        response.declaration_id, response.agency, response.decision, response.reference, response.reason
+    )
+
+
+def _storable(*texts: str | None) -> None:
+    """What is stored can be: PostgreSQL text holds no NUL character (an answer with one would be
+    refused by the database at every redelivery)."""
+    assert all("\x00" not in (text or "") for text in texts)
 
 
 @FUZZ
 @given(
     st.builds(
         AgencyResponse,
-        declaration_id=_text,
-        agency=_text,
-        in_reply_to=_text,
+        declaration_id=_stored,
+        agency=_stored,
+        in_reply_to=_stored,
         status=_statuses,
-        decision=_text,
-        decided_at=_text,
-        reference=st.none() | _text,
-        reason=st.none() | _text,
+        decision=_stored,
+        decided_at=_stored,
+        reference=st.none() | _stored,
+        reason=st.none() | _stored,
         detail=st.dictionaries(_text, _json, max_size=3),
     )
 )
@@ -154,11 +167,11 @@ def test_an_agency_response_reads_back_as_written(response: AgencyResponse) -> N
 
 _answers = st.builds(
     BulkAnswer,
-    declaration_id=_text,
+    declaration_id=_stored,
     status=_statuses,
-    decision=_text,
-    reference=st.none() | _text,
-    reason=st.none() | _text,
+    decision=_stored,
+    reference=st.none() | _stored,
+    reason=st.none() | _stored,
     detail=st.dictionaries(_text, _json, max_size=3),
 )
 
@@ -193,21 +206,23 @@ def test_any_bulk_response_is_read_whole_or_refused(raw: bytes) -> None:
         response = BulkResponse.from_json(raw)
     except ValueError:
         return
+    _storable(response.bulk_id, response.agency)
     for answer in response.answers:
         assert isinstance(answer.declaration_id, str) and isinstance(answer.decision, str)
         assert isinstance(answer.status, AgencyStatus)
         assert answer.reference is None or isinstance(answer.reference, str)
         assert answer.reason is None or isinstance(answer.reason, str)
+        _storable(answer.declaration_id, answer.decision, answer.reference, answer.reason)
 
 
 @FUZZ
 @given(
     st.builds(
         BulkResponse,
-        bulk_id=_text,
-        agency=_text,
-        in_reply_to=_text,
-        decided_at=_text,
+        bulk_id=_stored,
+        agency=_stored,
+        in_reply_to=_stored,
+        decided_at=_stored,
         answers=st.lists(_answers, max_size=4).map(tuple),
     )
 )
