@@ -10,6 +10,7 @@ duplicated a declaration, failed one of its own checks, or could not run.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Annotated
@@ -78,6 +79,8 @@ def chaos_command(
         drain_timeout_s=drain_timeout_s,
         postgres_url=postgres_url,
     )
+    # The scenarios' own probes meet dead brokers on purpose; aiokafka would log each refused connection.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     reports = []
     for scenario in chosen:
         console.rule(f"[bold]{scenario.name}[/]: {scenario.summary}")
