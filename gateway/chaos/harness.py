@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 from gateway.bench.processes import free_port
-from gateway.chaos.ledger import judge, read_routed, wait_drained
+from gateway.chaos.ledger import RoutedRecord, judge, read_routed, wait_drained
 from gateway.chaos.load import LoadResult, SustainedLoad, example_documents
 from gateway.chaos.report import ScenarioReport
 from gateway.chaos.scenario import ChaosContext
@@ -134,8 +134,9 @@ async def verdict(
     gateway_url: str,
     bootstrap_servers: str,
     loads: Sequence[LoadResult],
-) -> None:
-    """Wait (bounded) for the outbox to drain, read every route topic, and fill `report`."""
+) -> list[RoutedRecord]:
+    """Wait (bounded) for the outbox to drain, read every route topic, and fill `report`; returns the
+    records read."""
     context.progress("waiting for the outbox relay to publish everything")
     waited_s = await wait_drained(gateway_url, timeout_s=context.options.drain_timeout_s)
     if waited_s is None:
@@ -144,9 +145,12 @@ async def verdict(
         report.notes.append(f"outbox drained {waited_s:.1f} s after the load")
     routes = accepted_routes(loads)
     context.progress("reading every tsw.route.* topic from the beginning")
-    figures = judge(routes, await read_routed(bootstrap_servers))
+    records = await read_routed(bootstrap_servers)
+    figures = judge(routes, records)
     deadline = time.monotonic() + _RELOOK_S
     while figures.lost and time.monotonic() < deadline:  # a drained outbox should have left none
         await asyncio.sleep(0.5)
-        figures = judge(routes, await read_routed(bootstrap_servers))
+        records = await read_routed(bootstrap_servers)
+        figures = judge(routes, records)
     tally(report, loads, figures)
+    return records

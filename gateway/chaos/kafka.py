@@ -17,6 +17,7 @@ import asyncio
 import time
 
 from gateway.chaos import harness
+from gateway.chaos.agency import delivered_once, real_agency
 from gateway.chaos.report import ScenarioReport
 from gateway.chaos.scenario import ChaosContext, Scenario
 
@@ -36,6 +37,9 @@ async def broker_kill(context: ChaosContext) -> ScenarioReport:
     async with (
         harness.own_broker(context) as kafka,
         harness.served_gateway(context, kafka.bootstrap_servers) as gateway,
+        real_agency(
+            context, gateway_url=gateway.served.url, bootstrap_servers=kafka.bootstrap_servers
+        ) as agency,
     ):
         warm = await harness.warm_up(context, gateway)
         load = harness.new_load(context, gateway, seconds=seconds)
@@ -56,13 +60,14 @@ async def broker_kill(context: ChaosContext) -> ScenarioReport:
             )
             context.progress("broker back; load continues")
         result = loading.result()
-        await harness.verdict(
+        records = await harness.verdict(
             context,
             report,
             gateway_url=gateway.served.url,
             bootstrap_servers=kafka.bootstrap_servers,
             loads=[warm, result],
         )
+        await delivered_once(report, agency, records, timeout_s=options.drain_timeout_s)
     report.longest_accept_gap_s = result.longest_accept_gap_s()
     report.checks[f"202s throughout (longest gap < {MAX_ACCEPT_GAP_S:g} s)"] = (
         report.longest_accept_gap_s < MAX_ACCEPT_GAP_S

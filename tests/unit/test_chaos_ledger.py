@@ -3,6 +3,7 @@ load's answers and a ledger become a scenario's figures."""
 
 from __future__ import annotations
 
+from gateway.chaos.agency import delivered_once
 from gateway.chaos.ledger import RoutedRecord, judge
 from gateway.chaos.load import Accepted, LoadResult
 from gateway.chaos.report import ScenarioReport
@@ -94,3 +95,33 @@ def test_longest_accept_gap_counts_the_edges_of_the_load() -> None:
     result = load_result("a", "b", "c", times=(100.5, 101.0, 104.0))
     assert result.longest_accept_gap_s() == 6.0  # 104.0 -> the end at 110.0
     assert result.longest_accept_gap_s(until=105.0) == 3.0  # 101.0 -> 104.0
+
+
+class FakeBackend:
+    """Stands in for the simulator's `GET /v1/received`."""
+
+    def __init__(self, received: dict[str, int]) -> None:
+        self.url = "http://backend.test"
+        self._received = received
+
+    async def received(self) -> dict[str, int]:
+        return dict(self._received)
+
+
+CHECK = "each customs event id delivered to its back-end once (real adapter)"
+CUSTOMS = [record("customs", "d1", "e1"), record("customs", "d1", "e1"), record("customs", "d2", "e3")]
+
+
+async def test_every_customs_event_id_received_once_passes_despite_republished_records() -> None:
+    report = ScenarioReport("delivered")
+    await delivered_once(report, FakeBackend({"e1": 1, "e3": 1}), CUSTOMS, timeout_s=0)
+    assert report.checks[CHECK]
+
+
+async def test_an_event_id_delivered_twice_or_never_fails() -> None:
+    twice = ScenarioReport("twice")
+    await delivered_once(twice, FakeBackend({"e1": 2, "e3": 1}), CUSTOMS, timeout_s=0)
+    assert not twice.checks[CHECK]
+    never = ScenarioReport("never")
+    await delivered_once(never, FakeBackend({"e1": 1}), CUSTOMS, timeout_s=0)
+    assert not never.checks[CHECK]
