@@ -122,8 +122,12 @@ async def test_a_bulk_answer_decides_every_consignment(running: RunningGateway) 
     assert [h["status"] for h in cleared["history"]] == ["ACCEPTED", "ROUTED", "UNDER_REVIEW", "CLEARED"]
     assert cleared["agencies"]["customs"]["status"] == "CLEARED"
     assert held_view["agencies"]["customs"]["status"] == "HELD"
-    metrics = (await running.http.get("/metrics")).text
-    assert 'tsw_agency_answers_total{outcome="duplicate"}' in metrics  # the repeated customs answer
+    # The repeated customs answer: it may still be on its way when the statuses above are final.
+    async with asyncio.timeout(30):
+        while True:
+            if 'tsw_agency_answers_total{outcome="duplicate"}' in (await running.http.get("/metrics")).text:
+                break
+            await asyncio.sleep(0.1)
 
 
 async def publish_bulk(
