@@ -23,6 +23,7 @@ from gateway.cli_batch import batch_app
 from gateway.cli_chaos import chaos_command
 from gateway.cli_kafka import kafka_app
 from gateway.cli_origin import authorise, deauthorise, load_signing_key, require_signature, signing_key_app
+from gateway.clients import MAX_EXPIRY_DAYS
 from gateway.config import Settings
 from gateway.errors import GatewayError
 
@@ -103,7 +104,8 @@ def clients_add(
         str | None, typer.Option(help="For role agency: customs, tid, censtatd or logistics.")
     ] = None,
     expires_in_days: Annotated[
-        float | None, typer.Option(min=0.0, help="The client's keys are refused after this many days.")
+        float | None,
+        typer.Option(min=0.0, max=MAX_EXPIRY_DAYS, help="Its keys are refused after this many days."),
     ] = None,
     require_signature: Annotated[
         bool, typer.Option(help="Refuse its unsigned submissions (TSW-Signature).")

@@ -30,9 +30,11 @@ from gateway.store.clients import ClientRepository, KeyMatch
 from gateway.store.records import Client, ClientCredentials
 from gateway.store.uow import UnitOfWorkFactory
 
-__all__ = ["ROLES", "ClientService", "hash_key", "new_api_key"]
+__all__ = ["MAX_EXPIRY_DAYS", "ROLES", "ClientService", "hash_key", "new_api_key"]
 
 ROLES = frozenset({"trader", "forwarder", "agency", "admin"})
+#: The longest lifetime a client may be given (past it, dates overflow).
+MAX_EXPIRY_DAYS = 100 * 366
 _SUBMITTING_ROLES = frozenset({"trader", "forwarder"})
 _KEY_PREFIX = "tsw_"
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from gateway.api.deps import Admin, GatewayDep, rate_limited
 from gateway.audit.events import key_rotated
+from gateway.clients import MAX_EXPIRY_DAYS
 from gateway.documents.problems import Problem
 from gateway.errors import UnprocessableRequest
 from gateway.store.records import Client, ClientCredentials
@@ -22,7 +23,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(rate_limited("api"))])
 
-MAX_EXPIRY_DAYS = 100 * 366
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _COMMON: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing, unknown, expired or revoked API key", **_PROBLEM},
