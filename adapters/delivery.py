@@ -212,6 +212,10 @@ def _parse_answer(body: object, submission_id: str) -> AgencyAnswer:
     answered_for = body.get("submission_id", submission_id)
     if answered_for != submission_id:
         raise DeliveryRejected(f"the agency answered for submission {answered_for!r}, not {submission_id!r}")
+    texts = (body["decision"], body.get("reference"), body.get("reason"))
+    if any(isinstance(text, str) and "\x00" in text for text in texts):
+        # the gateway stores these as text, which cannot hold a NUL: the answer would never apply
+        raise DeliveryRejected("the agency's answer holds a NUL character")
     detail = body.get("detail")
     return AgencyAnswer(
         submission_id=submission_id,

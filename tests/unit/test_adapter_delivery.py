@@ -129,7 +129,16 @@ async def test_other_refusals_are_never_retried(status: int) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[]", b'{"decision": ""}', b'{"submission_id": "other", "decision": "CLEARED"}'],
+    [
+        b"not json",
+        b"[]",
+        b'{"decision": ""}',
+        b'{"submission_id": "other", "decision": "CLEARED"}',
+        # text the gateway could not store (PostgreSQL text holds no NUL): dead-lettered, not passed on
+        b'{"decision": "HELD", "reason": "missing\\u0000invoice"}',
+        b'{"decision": "CLEARED", "reference": "CED\\u00001"}',
+        b'{"decision": "CLE\\u0000ARED"}',
+    ],
 )
 async def test_unreadable_answers_are_final(body: bytes) -> None:
     agency = client(lambda request: httpx.Response(200, content=body))
