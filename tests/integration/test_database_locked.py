@@ -9,7 +9,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from gateway.chaos.integrity import check_integrity
 from gateway.chaos.sqlite_lock import WriteLockHolder
-from gateway.contracts.events import EventHeaders, encode_headers, rfc3339
-from gateway.contracts.responses import RESPONSE_EVENT_TYPE, AgencyResponse, AgencyStatus, response_event_id
+from gateway.contracts.responses import AgencyStatus
 from gateway.contracts.topics import RESPONSES_TOPIC, route_topic
 from gateway.localkafka import LocalKafka
 from tests.conftest import RunningGateway, gateway_settings, start_gateway
 from tests.examples import content_type, examples
+from tests.integration.test_response_loop import answer as publish_answer
 from tests.kafka_helpers import consume_keys, headers_of, routed_event_ids
 from tests.route_sweep import sweep, sweep_ids
 
@@ -219,7 +218,15 @@ async def test_the_response_consumer_holds_answers_and_their_offsets_until_the_l
     await producer.start()
     await asyncio.to_thread(lock.acquire)
     try:
-        partition, offset = await _answer(producer, declaration_id, in_reply_to=routed["customs"])
+        sent = await publish_answer(
+            producer,
+            declaration_id,
+            "customs",
+            AgencyStatus.CLEARED,
+            "CLEARED",
+            in_reply_to=routed["customs"],
+        )
+        partition, offset = sent.partition, sent.offset
         await asyncio.sleep(3 * _BUSY_TIMEOUT_MS / 1000 + 1.5)
         assert await _status(running, trader, declaration_id) == "ROUTED"  # not applied...
         assert (await _committed(running)).get(partition, 0) <= offset  # ...so not committed past
@@ -231,30 +238,6 @@ async def test_the_response_consumer_holds_answers_and_their_offsets_until_the_l
     async with asyncio.timeout(30):
         while (await _committed(running)).get(partition, 0) <= offset:  # noqa: ASYNC110 - polling Kafka
             await asyncio.sleep(0.1)
-
-
-async def _answer(producer: AIOKafkaProducer, declaration_id: str, *, in_reply_to: str) -> tuple[int, int]:
-    """Publish customs' answer as its adapter would; returns the record's partition and offset."""
-    response = AgencyResponse(
-        declaration_id=declaration_id,
-        agency="customs",
-        in_reply_to=in_reply_to,
-        status=AgencyStatus.CLEARED,
-        decision="CLEARED",
-        decided_at=rfc3339(datetime.now(UTC)),
-    )
-    headers = EventHeaders(
-        id=response_event_id(in_reply_to, AgencyStatus.CLEARED),
-        source="urn:tsw:adapter:customs",
-        type=RESPONSE_EVENT_TYPE,
-        subject=declaration_id,
-        time=response.decided_at,
-        content_type="application/json",
-    )
-    sent = await producer.send_and_wait(
-        RESPONSES_TOPIC, response.to_json(), key=declaration_id.encode(), headers=encode_headers(headers)
-    )
-    return sent.partition, sent.offset
 
 
 async def _committed(running: RunningGateway) -> dict[int, int]:

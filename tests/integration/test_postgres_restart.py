@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,7 @@ from sqlalchemy import text
 
 from gateway.chaos.integrity import check_integrity
 from gateway.chaos.postgres import LocalPostgres, LocalPostgresError
-from gateway.contracts.events import EventHeaders, encode_headers, rfc3339
-from gateway.contracts.responses import RESPONSE_EVENT_TYPE, AgencyResponse, AgencyStatus, response_event_id
-from gateway.contracts.topics import RESPONSES_TOPIC
+from gateway.contracts.responses import AgencyStatus
 from gateway.ecommerce.generate import FileFormat, encode, generate_consignments
 from gateway.errors import CommitOutcomeUnknown, ServiceUnavailable
 from gateway.localkafka import LocalKafka
@@ -32,6 +29,7 @@ from gateway.store.database import create_engine
 from gateway.store.uow import UnitOfWorkFactory
 from tests.conftest import RunningGateway, free_port, gateway_settings, start_gateway
 from tests.examples import content_type, examples
+from tests.integration.test_response_loop import answer as publish_answer
 from tests.kafka_helpers import routed_event_ids
 from tests.route_sweep import sweep, sweep_ids
 
@@ -241,7 +239,9 @@ async def test_relay_and_response_consumer_wait_through_the_outage_and_catch_up(
     await asyncio.to_thread(own_postgres.stop, mode="fast")
     try:
         await relay.start()
-        await _answer(producer, answered, in_reply_to=routed["customs"])
+        await publish_answer(
+            producer, answered, "customs", AgencyStatus.CLEARED, "CLEARED", in_reply_to=routed["customs"]
+        )
         await asyncio.sleep(3)  # both fail, back off, try again
         assert _workers_alive() == set(_WORKERS)
     finally:
@@ -345,25 +345,3 @@ _SLOW_COMMIT = (
     "CREATE CONSTRAINT TRIGGER slow_commit_trigger AFTER INSERT ON slow_commit"
     " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit_check()",
 )
-
-
-async def _answer(producer: AIOKafkaProducer, declaration_id: str, *, in_reply_to: str) -> None:
-    response = AgencyResponse(
-        declaration_id=declaration_id,
-        agency="customs",
-        in_reply_to=in_reply_to,
-        status=AgencyStatus.CLEARED,
-        decision="CLEARED",
-        decided_at=rfc3339(datetime.now(UTC)),
-    )
-    headers = EventHeaders(
-        id=response_event_id(in_reply_to, AgencyStatus.CLEARED),
-        source="urn:tsw:adapter:customs",
-        type=RESPONSE_EVENT_TYPE,
-        subject=declaration_id,
-        time=response.decided_at,
-        content_type="application/json",
-    )
-    await producer.send_and_wait(
-        RESPONSES_TOPIC, response.to_json(), key=declaration_id.encode(), headers=encode_headers(headers)
-    )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
 
 from gateway.contracts.events import EventHeaders, encode_headers, rfc3339
 from gateway.contracts.responses import RESPONSE_EVENT_TYPE, AgencyResponse, AgencyStatus, response_event_id
@@ -14,6 +15,28 @@ from gateway.contracts.topics import RESPONSES_TOPIC, route_topic
 from tests.conftest import RunningGateway
 from tests.examples import examples, wco_samples
 from tests.kafka_helpers import consume_keys, headers_of, routed_event_ids
+
+
+def agency_answer(
+    declaration_id: str,
+    agency: str,
+    status: AgencyStatus,
+    decision: str,
+    *,
+    in_reply_to: str,
+    reference: str | None = None,
+) -> tuple[str, AgencyResponse]:
+    """An agency's answer to the routed event `in_reply_to`, and its `ce_id`, as an adapter makes them."""
+    response = AgencyResponse(
+        declaration_id=declaration_id,
+        agency=agency,
+        in_reply_to=in_reply_to,
+        status=status,
+        decision=decision,
+        decided_at=rfc3339(datetime.now(UTC)),
+        reference=reference,
+    )
+    return response_event_id(in_reply_to, status), response
 
 
 async def answer(
@@ -25,26 +48,20 @@ async def answer(
     *,
     in_reply_to: str,
     reference: str | None = None,
-) -> None:
+) -> RecordMetadata:
     """Publish an agency answer to the routed event `in_reply_to`, as an adapter would."""
-    response = AgencyResponse(
-        declaration_id=declaration_id,
-        agency=agency,
-        in_reply_to=in_reply_to,
-        status=status,
-        decision=decision,
-        decided_at=rfc3339(datetime.now(UTC)),
-        reference=reference,
+    event_id, response = agency_answer(
+        declaration_id, agency, status, decision, in_reply_to=in_reply_to, reference=reference
     )
     headers = EventHeaders(
-        id=response_event_id(response.in_reply_to, status),
+        id=event_id,
         source=f"urn:tsw:adapter:{agency}",
         type=RESPONSE_EVENT_TYPE,
         subject=declaration_id,
         time=response.decided_at,
         content_type="application/json",
     )
-    await producer.send_and_wait(
+    return await producer.send_and_wait(
         RESPONSES_TOPIC, response.to_json(), key=declaration_id.encode(), headers=encode_headers(headers)
     )
 
@@ -262,34 +279,19 @@ async def test_answers_applied_together_see_the_ones_before_them(backend_gateway
         ids.append(response.json()["id"])
     for declaration_id in ids:
         await view_when(running, trader, declaration_id, "ROUTED")
+    CLEARED = AgencyStatus.CLEARED
     first, second = [
         await routed_event_ids(running.settings.kafka_bootstrap_servers, i, ["customs", "censtatd"])
         for i in ids
     ]
 
-    def reply(
-        declaration_id: str,
-        agency: str,
-        event_id: str,
-        decision: str,
-        status: AgencyStatus = AgencyStatus.CLEARED,
-    ) -> tuple[str, AgencyResponse]:
-        response = AgencyResponse(
-            declaration_id=declaration_id,
-            agency=agency,
-            in_reply_to=event_id,
-            status=status,
-            decision=decision,
-            decided_at=rfc3339(datetime.now(UTC)),
-        )
-        return response_event_id(event_id, status), response
-
     batch = [
-        reply(ids[0], "customs", first["customs"], "CLEARED"),
-        reply(ids[0], "customs", first["customs"], "CLEARED"),  # redelivered
-        reply(ids[1], "censtatd", second["censtatd"], "ACKNOWLEDGED"),
-        reply(ids[0], "censtatd", first["censtatd"], "ACKNOWLEDGED"),
-        reply(ids[0], "tid", first["customs"], "REFUSED", AgencyStatus.REJECTED),  # not routed to tid
+        agency_answer(ids[0], "customs", CLEARED, "CLEARED", in_reply_to=first["customs"]),
+        agency_answer(ids[0], "customs", CLEARED, "CLEARED", in_reply_to=first["customs"]),  # redelivered
+        agency_answer(ids[1], "censtatd", CLEARED, "ACKNOWLEDGED", in_reply_to=second["censtatd"]),
+        agency_answer(ids[0], "censtatd", CLEARED, "ACKNOWLEDGED", in_reply_to=first["censtatd"]),
+        # not routed to tid
+        agency_answer(ids[0], "tid", AgencyStatus.REJECTED, "REFUSED", in_reply_to=first["customs"]),
     ]
     outcomes = await AnswerService(running.gateway.uow_factory).apply_many(batch)
 
