@@ -5,6 +5,7 @@ agency call, and the exact response record."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -73,10 +74,16 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    async with rig_for(tmp_path, Agency_()) as made:
+        yield made
+
+
+@contextlib.asynccontextmanager
+async def rig_for(tmp_path: Path, agency: Agency_, *, backend: Any = None) -> AsyncIterator[Rig]:
+    """A handler with a real dedupe store; `backend` (default `agency`) answers its HTTP calls."""
     from gateway.documents.signing import GatewayKeys
 
     keys = GatewayKeys.ephemeral()
-    agency = Agency_()
     store = DedupeStore(tmp_path / "dedupe.sqlite3")
     await store.open()
     published: list[OutgoingRecord] = []
@@ -86,7 +93,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         agency="customs",
         backoff=backoff,
         breaker=CircuitBreaker(),
-        transport=httpx.MockTransport(agency),
+        transport=httpx.MockTransport(backend or agency),
     )
 
     async def publish(records: Sequence[OutgoingRecord]) -> None:
@@ -324,9 +331,6 @@ async def test_a_batch_delivers_declarations_concurrently_and_each_declaration_i
 ) -> None:
     """Declaration A's first delivery is held until B's arrives: a handler delivering one record at a
     time would never let B through (the timeout fails the test). A's amendment waits for A's original."""
-    from gateway.documents.signing import GatewayKeys
-
-    keys = GatewayKeys.ephemeral()
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
     seen: list[tuple[str, str]] = []
     b_arrived = asyncio.Event()
@@ -342,52 +346,22 @@ async def test_a_batch_delivers_declarations_concurrently_and_each_declaration_i
             200, json={"submission_id": body["submission_id"], "decision": "CLEARED", "reference": "R"}
         )
 
-    store = DedupeStore(tmp_path / "dedupe.sqlite3")
-    await store.open()
-    published: list[OutgoingRecord] = []
-
-    async def publish(records: Sequence[OutgoingRecord]) -> None:
-        published.extend(records)
-
-    async def wait(delay_s: float) -> None:
-        return None
-
-    client = AgencyClient(
-        "http://customs.test",
-        agency="customs",
-        backoff=Backoff(base_s=0.001, max_s=0.001),
-        breaker=CircuitBreaker(),
-        transport=httpx.MockTransport(agency),
-    )
-    handler = RecordHandler(
-        agency=Agency.CUSTOMS,
-        source="urn:tsw:adapter:customs",
-        jwks=JwksCache("jwks", loader=lambda source: keys.jwks()),
-        store=store,
-        client=client,
-        publish=publish,
-        backoff=Backoff(base_s=0.001, max_s=0.001),
-        wait=wait,
-    )
-    a_first = routed(keys, declaration_id=a, offset=1)
-    batch = [
-        a_first,
-        routed(keys, declaration_id=a, action="amended", offset=2),
-        routed(keys, declaration_id=b, offset=3),
-        a_first,  # the same event again in one batch: handled once
-    ]
-    try:
+    async with rig_for(tmp_path, Agency_(), backend=agency) as made:
+        a_first = routed(made.keys, declaration_id=a, offset=1)
+        batch = [
+            a_first,
+            routed(made.keys, declaration_id=a, action="amended", offset=2),
+            routed(made.keys, declaration_id=b, offset=3),
+            a_first,  # the same event again in one batch: handled once
+        ]
         async with asyncio.timeout(10):
-            results = await handler.handle_batch(batch)
-    finally:
-        await client.stop()
-        await store.close()
+            results = await made.handler.handle_batch(batch)
 
     assert results == [HandleResult.RESPONDED] * 3 + [HandleResult.DUPLICATE]
     assert seen.index((a, "submitted")) < seen.index((a, "amended"))
     assert seen.index((b, "submitted")) < seen.index((a, "amended"))
     assert len(seen) == 3
     # one response per distinct event, published in the batch's order
-    assert [AgencyResponse.from_json(r.value or b"").in_reply_to for r in published] == [
+    assert [AgencyResponse.from_json(r.value or b"").in_reply_to for r in made.published] == [
         headers_of(record)["ce_id"] for record in batch[:3]
     ]
