@@ -180,12 +180,10 @@ class AnswerService:
         """Apply one bulk answer; returns what happened ("applied: …", "duplicate", "refused: …")."""
         now = datetime.now(UTC)
         async with self._uow_factory() as uow:
-            if not await uow.answers.claim(
-                event_id, declaration_id=response.bulk_id, at=now, outcome="applying"
-            ):
-                return "duplicate"
+            if not await uow.answers.claim_many([(event_id, response.bulk_id)], at=now, outcome="applying"):
+                return _DUPLICATE
             outcome = await self._apply_bulk(uow, response, at=now)
-            await uow.answers.set_outcome(event_id, outcome[:200])
+            await uow.answers.set_outcomes([(event_id, outcome[:200])])
             await uow.commit()
         if outcome.startswith("refused") or "skipped" in outcome:
             log.warning(
@@ -198,12 +196,12 @@ class AnswerService:
         return outcome
 
     async def _apply_bulk(self, uow: UnitOfWork, response: BulkResponse, *, at: datetime) -> str:
-        event = await uow.answers.routed_event(response.in_reply_to)
+        event = (await uow.answers.routed_events_many([response.in_reply_to])).get(response.in_reply_to)
         if event is None or event.bulk_id != response.bulk_id or event.agency != response.agency:
             return (
                 f"refused: {response.in_reply_to} is not a bulk event of this lodgement for {response.agency}"
             )
-        await uow.answers.confirm_published(response.in_reply_to, at=at)
+        await uow.answers.confirm_published_many([response.in_reply_to], at=at)
         targets, all_published = await uow.answers.bulk_targets(response.bulk_id)
         current = await uow.answers.bulk_states(
             response.bulk_id, [a.declaration_id for a in response.answers]

@@ -23,12 +23,14 @@ from typing import Protocol
 import httpx
 
 from gateway.bench.processes import free_port
+from gateway.chaos import harness
 from gateway.chaos.ledger import RoutedRecord
+from gateway.chaos.load import LoadResult
 from gateway.chaos.report import ScenarioReport
 from gateway.chaos.scenario import ChaosContext
 from gateway.stack import LocalServices
 
-__all__ = ["AgencyBackend", "delivered_once", "real_agency"]
+__all__ = ["AgencyBackend", "delivered_once", "real_agency", "verdict_through_agency"]
 
 AGENCY = "customs"
 _ENV = {
@@ -98,3 +100,19 @@ async def delivered_once(
     report.checks[f"each {AGENCY} event id delivered to its back-end once (real adapter)"] = (
         not missing and twice == 0 and received.keys() <= wanted
     )
+
+
+async def verdict_through_agency(
+    context: ChaosContext,
+    report: ScenarioReport,
+    *,
+    gateway_url: str,
+    bootstrap_servers: str,
+    loads: Sequence[LoadResult],
+    backend: Received,
+) -> None:
+    """`harness.verdict`, then `delivered_once` for the real back-end over the records it read."""
+    records = await harness.verdict(
+        context, report, gateway_url=gateway_url, bootstrap_servers=bootstrap_servers, loads=loads
+    )
+    await delivered_once(report, backend, records, timeout_s=context.options.drain_timeout_s)

@@ -24,12 +24,12 @@ Debian's kernels allow them; some container runtimes forbid them: the scenario t
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
 import subprocess
 from pathlib import Path
 
+from gateway.chaos.holders import end_holder
 from gateway.errors import GatewayError
 
 __all__ = ["SmallDisk", "SmallDiskError"]
@@ -126,19 +126,8 @@ class SmallDisk:
     def close(self) -> None:
         """Let the holder go; the tmpfs disappears with the last process inside the namespace."""
         holder, self._holder = self._holder, None
-        if holder is None:
-            return
-        assert holder.stdin is not None
-        with contextlib.suppress(OSError):
-            holder.stdin.close()
-        try:
-            holder.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            holder.kill()
-            holder.wait(timeout=10)
-        for stream in (holder.stdout, holder.stderr):
-            if stream is not None:
-                stream.close()
+        if holder is not None:
+            end_holder(holder)
 
     def _pid(self) -> int:
         if self._holder is None:

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from gateway.chaos import harness
-from gateway.chaos.agency import delivered_once, real_agency
+from gateway.chaos.agency import real_agency, verdict_through_agency
 from gateway.chaos.ledger import outbox_backlog
 from gateway.chaos.report import ScenarioReport
 from gateway.chaos.scenario import ChaosContext, Scenario
@@ -67,14 +67,14 @@ async def gateway_kill(context: ChaosContext) -> ScenarioReport:
                 report.faults.append(await _kill_and_restart(gateway, at_s=load.elapsed_s()))
                 context.progress(report.faults[-1])
         result = loading.result()
-        records = await harness.verdict(
+        await verdict_through_agency(
             context,
             report,
             gateway_url=gateway.served.url,
             bootstrap_servers=kafka.bootstrap_servers,
             loads=[warm, result],
+            backend=agency,
         )
-        await delivered_once(report, agency, records, timeout_s=options.drain_timeout_s)
     report.longest_accept_gap_s = result.longest_accept_gap_s()
     report.checks["every submission answered in the end (none in doubt)"] = result.in_doubt == 0
     return report
@@ -99,14 +99,14 @@ async def relay_kill(context: ChaosContext) -> ScenarioReport:
         context.progress(f"broker stopped; load: {options.rate:g}/s for {options.seconds:g} s")
         result = await harness.new_load(context, gateway, seconds=options.seconds).run()
         await _kill_while_relaying(context, report, gateway=gateway, kafka=kafka, baseline=baseline)
-        records = await harness.verdict(
+        await verdict_through_agency(
             context,
             report,
             gateway_url=gateway.served.url,
             bootstrap_servers=kafka.bootstrap_servers,
             loads=[warm, result],
+            backend=agency,
         )
-        await delivered_once(report, agency, records, timeout_s=options.drain_timeout_s)
     report.longest_accept_gap_s = result.longest_accept_gap_s()
     report.checks["every submission answered in the end (none in doubt)"] = result.in_doubt == 0
     return report

@@ -17,7 +17,7 @@ import asyncio
 import time
 
 from gateway.chaos import harness
-from gateway.chaos.agency import delivered_once, real_agency
+from gateway.chaos.agency import real_agency, verdict_through_agency
 from gateway.chaos.report import ScenarioReport
 from gateway.chaos.scenario import ChaosContext, Scenario
 
@@ -60,14 +60,14 @@ async def broker_kill(context: ChaosContext) -> ScenarioReport:
             )
             context.progress("broker back; load continues")
         result = loading.result()
-        records = await harness.verdict(
+        await verdict_through_agency(
             context,
             report,
             gateway_url=gateway.served.url,
             bootstrap_servers=kafka.bootstrap_servers,
             loads=[warm, result],
+            backend=agency,
         )
-        await delivered_once(report, agency, records, timeout_s=options.drain_timeout_s)
     report.longest_accept_gap_s = result.longest_accept_gap_s()
     report.checks[f"202s throughout (longest gap < {MAX_ACCEPT_GAP_S:g} s)"] = (
         report.longest_accept_gap_s < MAX_ACCEPT_GAP_S

@@ -11,13 +11,13 @@ gateway's current writer to finish), says so, and holds it until `release()`.
 
 from __future__ import annotations
 
-import contextlib
 import select
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gateway.chaos.holders import end_holder
 from gateway.errors import GatewayError
 
 __all__ = ["WriteLockError", "WriteLockHolder"]
@@ -66,16 +66,5 @@ class WriteLockHolder:
     def release(self) -> None:
         """Roll back and let the lock go."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        assert process.stdin is not None
-        with contextlib.suppress(OSError):
-            process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+        if process is not None:
+            end_holder(process)

@@ -408,22 +408,13 @@ class AnswerRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def claim(self, event_id: str, *, declaration_id: str, at: datetime, outcome: str) -> bool:
-        """Record a response event as applied; False when it already was (a redelivery).
+    async def claim_many(self, events: Sequence[tuple[str, str]], *, at: datetime, outcome: str) -> set[str]:
+        """Record response events (event id, declaration id) as applied; the ids newly claimed (the
+        others already were: redeliveries).
 
         Being the transaction's first statement, and a write, it also takes SQLite's write lock before
         anything is read, so the reads that follow cannot go stale.
         """
-        dialect_insert = postgresql_insert if self._connection.dialect.name == "postgresql" else sqlite_insert
-        statement = (
-            dialect_insert(inbox)
-            .values(event_id=event_id, declaration_id=declaration_id, received_at=at, outcome=outcome)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-        )
-        return (await self._connection.execute(statement)).rowcount == 1
-
-    async def claim_many(self, events: Sequence[tuple[str, str]], *, at: datetime, outcome: str) -> set[str]:
-        """`claim` for many (event id, declaration id) pairs in one statement; the ids newly claimed."""
         if not events:
             return set()
         dialect_insert = postgresql_insert if self._connection.dialect.name == "postgresql" else sqlite_insert
@@ -440,7 +431,7 @@ class AnswerRepository:
         return set((await self._connection.execute(statement, rows)).scalars())
 
     async def set_outcomes(self, outcomes: Sequence[tuple[str, str]]) -> None:
-        """`set_outcome` for many (event id, outcome) pairs."""
+        """Record what became of each claimed response event: (event id, outcome) pairs."""
         if outcomes:
             await self._connection.execute(
                 update(inbox).where(inbox.c.event_id == bindparam("e")).values(outcome=bindparam("o")),
@@ -448,7 +439,8 @@ class AnswerRepository:
             )
 
     async def states_many(self, declaration_ids: Collection[str]) -> dict[str, tuple[str, int]]:
-        """`state` for many declarations (locked on PostgreSQL, in id order)."""
+        """Each declaration's (status, current version), locked for the transaction on PostgreSQL
+        (in id order)."""
         query = (
             select(declarations.c.id, declarations.c.status, declarations.c.version)
             .where(declarations.c.id.in_(set(declaration_ids)))
@@ -459,7 +451,7 @@ class AnswerRepository:
         return {row.id: (row.status, row.version) for row in await self._connection.execute(query)}
 
     async def routed_events_many(self, event_ids: Collection[str]) -> dict[str, RoutedEventRef]:
-        """`routed_event` for many event ids."""
+        """What each routed event carried: which declaration, agency, version and action."""
         query = select(
             outbox.c.event_id,
             outbox.c.declaration_id,
@@ -480,7 +472,7 @@ class AnswerRepository:
         return found
 
     async def confirm_published_many(self, event_ids: Collection[str], *, at: datetime) -> None:
-        """`confirm_published` for many event ids."""
+        """Answers to these events prove they were published, even if the relay has not recorded it yet."""
         if event_ids:
             await self._connection.execute(
                 update(outbox)
@@ -503,31 +495,10 @@ class AnswerRepository:
             for declaration_id, events in rows.items()
         }
 
-    async def set_outcome(self, event_id: str, outcome: str) -> None:
-        await self._connection.execute(
-            update(inbox).where(inbox.c.event_id == event_id).values(outcome=outcome)
-        )
-
-    async def routed_event(self, event_id: str) -> RoutedEventRef | None:
-        """What the routed event `event_id` carried: which declaration, agency, version and action."""
-        query = select(
-            outbox.c.declaration_id, outbox.c.bulk_id, outbox.c.agency, outbox.c.version, outbox.c.action
-        ).where(outbox.c.event_id == event_id)
-        row = (await self._connection.execute(query)).mappings().first()
-        return RoutedEventRef(**row) if row else None
-
     async def forget(self, declaration_id: str) -> None:
         """Drop every agency's answer: they answered a version that an amendment replaced."""
         await self._connection.execute(
             delete(agency_states).where(agency_states.c.declaration_id == declaration_id)
-        )
-
-    async def confirm_published(self, event_id: str, *, at: datetime) -> None:
-        """An answer to `event_id` proves it was published, even if the relay has not recorded it yet."""
-        await self._connection.execute(
-            update(outbox)
-            .where(outbox.c.event_id == event_id, outbox.c.published_at.is_(None))
-            .values(published_at=at)
         )
 
     async def targets(self, declaration_id: str) -> tuple[list[str], bool]:
