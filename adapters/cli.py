@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import uvloop
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
@@ -63,7 +64,7 @@ def run(
         typer.echo(f"invalid adapter settings:\n{exc}", err=True)
         raise typer.Exit(1) from exc
     try:
-        asyncio.run(serve(settings))
+        uvloop.run(serve(settings))
     except (KafkaError, AdapterError, OSError) as exc:
         typer.echo(f"the {settings.agency.value} adapter cannot run: {exc!r}", err=True)
         raise typer.Exit(1) from exc
