@@ -3,11 +3,14 @@
 Nothing else constructs engines, producers or keys. `Gateway.start()` migrates the database and starts
 the submission writer and, with `TSW_MESSAGING=inline`, the background workers (outbox relay, response
 consumer, webhook dispatcher); `stop()` undoes it. Both are safe to call twice.
+
+Commits wake whoever reads what they wrote: the relay (new outbox events) and the status feed (new
+status changes), directly in one process, through `gateway.doorbell` across two.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -27,6 +30,7 @@ from gateway.documents.packs import SchemaPack, discover_packs
 from gateway.documents.rules import RULES
 from gateway.documents.signing import GatewayKeys
 from gateway.documents.validator import DocumentValidator
+from gateway.doorbell import Doorbells
 from gateway.ecommerce.policy import LvcPolicy
 from gateway.ecommerce.rules import LvcRules
 from gateway.errors import PackError
@@ -88,6 +92,7 @@ class Gateway:
     rate_limits: RateLimits
     signing_keys: SigningKeyService
     forwarders: ForwarderService
+    doorbells: Doorbells | None = None  # rung by and for the messaging process of `tsw serve`
     _started: bool = field(default=False, init=False)
 
     async def start(self) -> None:
@@ -99,12 +104,16 @@ class Gateway:
             await self.messaging.start()
         await self.batch_runner.start()
         await self.refusals.start()
+        if self.doorbells is not None:
+            self.doorbells.status.listen(self.feed.notify)
         self._started = True
 
     async def stop(self) -> None:
         if not self._started:
             return
         self._started = False
+        if self.doorbells is not None:
+            self.doorbells.status.stop_listening()
         await self.feed.stop()
         await self.refusals.stop()
         await self.batch_runner.stop()
@@ -114,7 +123,10 @@ class Gateway:
         await self.engine.dispose()
 
 
-def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = None) -> Gateway:
+def build_gateway(
+    settings: Settings, *, packs: Sequence[SchemaPack] | None = None, doorbells: Doorbells | None = None
+) -> Gateway:
+    """`doorbells`: shared with the messaging process when `TSW_MESSAGING=process` (`tsw serve`)."""
     engine = build_engine(settings)
     uow_factory = UnitOfWorkFactory(engine)
     keys = GatewayKeys.load_or_create(settings.keys_dir)
@@ -124,10 +136,17 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
         list(packs) if packs is not None else load_packs(settings),
         rules={**RULES, LVC_DOCUMENT_TYPE: LvcRules(policy)},  # the configured limits, on every path
     )
-    messaging = (
-        build_messaging(settings, uow_factory, metrics, keys=keys) if settings.messaging == "inline" else None
+    feed = _status_feed(
+        uow_factory,
+        sqlite=engine.dialect.name == "sqlite",
+        rung=settings.messaging == "inline" or doorbells is not None,
     )
-    on_commit = messaging.notify if messaging is not None else _nothing
+    messaging = (
+        build_messaging(settings, uow_factory, metrics, keys=keys, on_status_change=feed.notify)
+        if settings.messaging == "inline"
+        else None
+    )
+    on_commit = _on_commit(messaging, doorbells, feed)
     writer = SubmissionWriter(uow_factory, on_commit=on_commit)
     submissions = SubmissionService(
         validator=validator,
@@ -176,7 +195,7 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
         metrics=metrics,
         writer=writer,
         messaging=messaging,
-        feed=StatusFeed(uow_factory, late_commits=engine.dialect.name != "sqlite"),
+        feed=feed,
         submissions=submissions,
         changes=DeclarationChanges(
             validator=validator,
@@ -198,7 +217,31 @@ def build_gateway(settings: Settings, *, packs: Sequence[SchemaPack] | None = No
         rate_limits=_rate_limits(settings),
         signing_keys=SigningKeyService(uow_factory, cache_ttl_s=settings.api_key_cache_s),
         forwarders=forwarders,
+        doorbells=doorbells,
     )
+
+
+def _status_feed(uow_factory: UnitOfWorkFactory, *, sqlite: bool, rung: bool) -> StatusFeed:
+    """On SQLite every writer of status changes rings the feed (`rung`), so it polls only as a
+    fallback; on PostgreSQL other gateways' messaging processes may write them too."""
+    return StatusFeed(
+        uow_factory,
+        poll_s=0.25 if sqlite and rung else 0.025,
+        late_commits=not sqlite,
+    )
+
+
+def _on_commit(
+    messaging: MessagingWorkers | None, doorbells: Doorbells | None, feed: StatusFeed
+) -> Callable[[], None]:
+    """What a commit of new declarations (outbox events, ACCEPTED) wakes."""
+    relay = messaging.notify if messaging is not None else doorbells.outbox.ring if doorbells else _nothing
+
+    def committed() -> None:
+        relay()
+        feed.notify()
+
+    return committed
 
 
 def build_engine(settings: Settings) -> AsyncEngine:
@@ -210,8 +253,14 @@ def build_engine(settings: Settings) -> AsyncEngine:
 
 
 def build_messaging(
-    settings: Settings, uow_factory: UnitOfWorkFactory, metrics: Metrics, *, keys: GatewayKeys
+    settings: Settings,
+    uow_factory: UnitOfWorkFactory,
+    metrics: Metrics,
+    *,
+    keys: GatewayKeys,
+    on_status_change: Callable[[], None] = lambda: None,
 ) -> MessagingWorkers:
+    """`on_status_change` is called after each commit that routed declarations or applied answers."""
     topics = partial(
         ensure_topics,
         settings.kafka_bootstrap_servers,
@@ -232,6 +281,7 @@ def build_messaging(
         metrics=metrics,
         batch_size=settings.relay_batch_size,
         idle_poll_s=settings.relay_idle_poll_ms / 1000,
+        on_routed=on_status_change,
     )
     responses = ResponseConsumer(
         answers=AnswerService(uow_factory),
@@ -244,6 +294,7 @@ def build_messaging(
         ),
         ensure_topics=topics,
         metrics=metrics,
+        on_applied=on_status_change,
     )
     webhooks = build_webhook_dispatcher(settings, uow_factory, metrics, keys=keys)
     audit = AuditChainer(

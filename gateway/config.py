@@ -65,7 +65,12 @@ class Settings(BaseSettings):
         default="earliest", description="Where a new response consumer group starts reading."
     )
     relay_batch_size: int = 500
-    relay_idle_poll_ms: int = 25
+    relay_idle_poll_ms: int = Field(
+        default=250,
+        gt=0,
+        description="How often an idle outbox relay looks for new events anyway; each commit wakes it "
+        "at once (`gateway.doorbell`), so this only bounds the delay of a missed wake-up.",
+    )
     audit_checkpoint_every: int = Field(
         default=1000, gt=0, description="Audit entries between two signed checkpoints, at most."
     )

@@ -1,9 +1,11 @@
 """The outbox relay in a process of its own, supervised by `tsw serve`.
 
 With `TSW_RELAY=process` (the default for `tsw serve` and `tsw up`) the gateway process only
-validates, signs and commits; publishing to Kafka runs here, on the machine's other core. The relay
-finds new rows by polling the outbox every `relay_idle_poll_ms` (an index-only query on the pending
-rows). The response consumer and the webhook dispatcher (`gateway.webhooks`) run here too.
+validates, signs and commits; publishing to Kafka runs here, on the machine's other core. The API
+rings the outbox doorbell (`gateway.doorbell`) after each commit, which wakes the relay; it also polls
+the outbox every `relay_idle_poll_ms` (an index-only query on the pending rows) in case a ring was
+missed. The response consumer and the webhook dispatcher (`gateway.webhooks`) run here too; after each
+commit of status changes this process rings the status doorbell, which wakes the API's SSE feed.
 `MessagingSupervisor` starts the process, restarts it if it dies, and stops it with SIGTERM.
 Its counters (events published, failures) are logged; the gateway's `/metrics` reports the backlog.
 """
@@ -24,6 +26,7 @@ import uvloop
 from gateway.bootstrap import build_engine, build_messaging
 from gateway.config import Settings
 from gateway.documents.signing import GatewayKeys
+from gateway.doorbell import Doorbells
 from gateway.logs import quiet_drivers
 from gateway.metrics import Metrics
 from gateway.store.uow import UnitOfWorkFactory
@@ -33,24 +36,27 @@ __all__ = ["MessagingSupervisor", "messaging_main"]
 log = logging.getLogger(__name__)
 
 
-def messaging_main(settings: Settings) -> None:
+def messaging_main(settings: Settings, doorbells: Doorbells) -> None:
     """Entry point of the messaging process: run until SIGTERM."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s messaging %(name)s: %(message)s"
     )
     quiet_drivers()  # no statement parameters (documents) in the logs
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
-    uvloop.run(_run(settings))
+    uvloop.run(_run(settings, doorbells))
 
 
-async def _run(settings: Settings) -> None:
+async def _run(settings: Settings, doorbells: Doorbells) -> None:
     engine = build_engine(settings)
     keys = GatewayKeys.load_or_create(settings.keys_dir)
-    workers = build_messaging(settings, UnitOfWorkFactory(engine), Metrics(), keys=keys)
+    workers = build_messaging(
+        settings, UnitOfWorkFactory(engine), Metrics(), keys=keys, on_status_change=doorbells.status.ring
+    )
     stopping = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
     orphan_watch = asyncio.create_task(_stop_when_orphaned(stopping))
     await workers.start()
+    doorbells.outbox.listen(workers.notify)
     log.info(
         "outbox relay, response consumer and webhook dispatcher running (bootstrap %s)",
         settings.kafka_bootstrap_servers,
@@ -59,6 +65,7 @@ async def _run(settings: Settings) -> None:
         await stopping.wait()
     finally:
         orphan_watch.cancel()
+        doorbells.outbox.stop_listening()
         await workers.stop()
         await engine.dispose()
         log.info("messaging workers stopped")
@@ -76,8 +83,9 @@ async def _stop_when_orphaned(stopping: asyncio.Event, *, every_s: float = 1.0) 
 class MessagingSupervisor:
     """Keeps one messaging process alive until `stop()`; restarts it (after `restart_delay_s`) if it dies."""
 
-    def __init__(self, settings: Settings, *, restart_delay_s: float = 1.0) -> None:
+    def __init__(self, settings: Settings, doorbells: Doorbells, *, restart_delay_s: float = 1.0) -> None:
         self._settings = settings
+        self._doorbells = doorbells
         self._restart_delay_s = restart_delay_s
         self._context = multiprocessing.get_context("spawn")
         self._process: BaseProcess | None = None
@@ -107,7 +115,9 @@ class MessagingSupervisor:
             process.join()
 
     def _spawn(self) -> None:
-        process = self._context.Process(target=messaging_main, args=(self._settings,), name="tsw-messaging")
+        process = self._context.Process(
+            target=messaging_main, args=(self._settings, self._doorbells), name="tsw-messaging"
+        )
         process.start()
         self._process = process
 

@@ -11,10 +11,13 @@ of recent ids and skips the ones it has sent already (`gateway.store.status_chan
 webhook fan-out). SQLite has one writer at a time, so its ids become visible in order and the window
 is never re-read (`late_commits=False`).
 
-Every `poll_s` (25 ms) the poller reads only the ids above the highest it has seen, a short index
-range; the window is re-read every `reread_s` (1 s), so a late PostgreSQL commit reaches the stream
-within about a second. On this project's 2-core machine, polling every 200 ms and re-reading the
-window each time cost a trader ~100 ms of the 202 -> CLEARED median (`tsw bench clearance`).
+The poller reads only the ids above the highest it has seen, a short index range: when `notify()`
+says that changes were committed (the gateway's own commits, and the messaging process's through
+`gateway.doorbell`), at most every `min_gap_s` (20 ms), and otherwise every `poll_s` (25 ms; 250 ms
+where every writer rings). The window is re-read every `reread_s` (1 s), so a late PostgreSQL commit
+reaches the stream within about a second. On this project's 2-core machine, polling every 200 ms
+without notifications and re-reading the window each time cost a trader ~100 ms of the 202 ->
+CLEARED median (`tsw bench clearance`).
 """
 
 from __future__ import annotations
@@ -43,18 +46,25 @@ class StatusFeed:
         uow_factory: UnitOfWorkFactory,
         *,
         poll_s: float = 0.025,
+        min_gap_s: float = 0.02,
         reread_s: float = 1.0,
         late_commits: bool = True,
         queue_size: int = 10_000,
     ) -> None:
         self._uow_factory = uow_factory
         self._poll_s = poll_s
-        self._reread_every = max(1, round(reread_s / poll_s)) if late_commits else 0
+        self._min_gap_s = min_gap_s
+        self._reread_every_s = reread_s if late_commits else 0.0
+        self._changed = asyncio.Event()
         self._queue_size = queue_size
         self._subscribers: dict[str, set[asyncio.Queue[StatusChange | None]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self._high = 0
         self._sent: set[int] = set()
+
+    def notify(self) -> None:
+        """Status changes were committed: read them now rather than at the next poll."""
+        self._changed.set()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -108,13 +118,19 @@ class StatusFeed:
             self._task = asyncio.create_task(self._run(), name="status-feed")
 
     async def _run(self) -> None:
-        polls = 0
+        loop = asyncio.get_running_loop()
+        reread_at = loop.time() + self._reread_every_s
         while True:
-            await asyncio.sleep(self._poll_s)
+            await asyncio.sleep(self._min_gap_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll_s):
+                    await self._changed.wait()
+            self._changed.clear()
             if not self._subscribers:
                 continue
-            polls += 1
-            window = REREAD_WINDOW if self._reread_every and polls % self._reread_every == 0 else 0
+            window = 0
+            if self._reread_every_s and loop.time() >= reread_at:
+                window, reread_at = REREAD_WINDOW, loop.time() + self._reread_every_s
             try:
                 rows = await self._read(after=max(0, self._high - window))
             except ServiceUnavailable as exc:

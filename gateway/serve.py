@@ -13,6 +13,7 @@ from rich.table import Table
 from gateway.api.app import create_app
 from gateway.bootstrap import build_gateway
 from gateway.config import Settings
+from gateway.doorbell import Doorbells
 from gateway.localkafka import LocalKafka
 from gateway.logs import configure_logging
 from gateway.messaging_process import MessagingSupervisor
@@ -23,7 +24,8 @@ __all__ = ["run_gateway", "run_stack"]
 
 def run_gateway(settings: Settings, *, host: str, port: int, access_log: bool = False) -> None:
     configure_logging()
-    app = create_app(build_gateway(settings))
+    doorbells = Doorbells() if settings.messaging == "process" else None
+    app = create_app(build_gateway(settings, doorbells=doorbells))
     # Compiled schemas, code lists and the app live as long as the process: move them out of the
     # collector's generations so that full collections stay short under load.
     gc.collect()
@@ -31,7 +33,7 @@ def run_gateway(settings: Settings, *, host: str, port: int, access_log: bool = 
     # uvicorn re-raises the signal that stopped it; turn SIGTERM into SystemExit so that the
     # `finally` blocks here and in `run_stack` still stop the messaging process and the local broker.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    messaging = MessagingSupervisor(settings) if settings.messaging == "process" else None
+    messaging = MessagingSupervisor(settings, doorbells) if doorbells is not None else None
     if messaging is not None:
         messaging.start()
     try:

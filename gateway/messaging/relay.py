@@ -6,7 +6,8 @@ agency has its event). A crash between the acknowledgement and that commit repub
 records with the same `ce_id`, which consumers deduplicate; nothing is ever lost or renamed.
 
 While Kafka is unreachable the relay backs off (doubling up to `max_backoff_s`) and keeps the rows;
-the backlog drains when the broker returns. `notify()` wakes it as soon as a submission commits.
+the backlog drains when the broker returns. `notify()` wakes it as soon as a submission commits;
+`on_routed` is called after each commit that moved declarations to ROUTED (the status feed's cue).
 
 While the database is unavailable it backs off the same way. A batch Kafka acknowledged but the
 database could not record is kept in memory and recorded first when the database returns, before
@@ -53,8 +54,10 @@ class OutboxRelay:
         batch_size: int = 500,
         idle_poll_s: float = 0.2,
         max_backoff_s: float = 5.0,
+        on_routed: Callable[[], None] = lambda: None,
     ) -> None:
         self._uow_factory = uow_factory
+        self._on_routed = on_routed
         self._producer_factory = producer_factory
         self._ensure_topics = ensure_topics
         self._metrics = metrics
@@ -163,6 +166,7 @@ class OutboxRelay:
             if bulks:
                 await uow.declarations.mark_bulk_routed(bulks, at=now)
             await uow.commit()
+        self._on_routed()
 
     async def _record_failure(self, pending: list[PendingEvent], exc: BaseException) -> None:
         with contextlib.suppress(ServiceUnavailable):

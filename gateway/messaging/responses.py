@@ -55,8 +55,10 @@ class ResponseConsumer:
         metrics: Metrics,
         max_backoff_s: float = 5.0,
         stop_timeout_s: float = 5.0,
+        on_applied: Callable[[], None] = lambda: None,
     ) -> None:
         self._answers = answers
+        self._on_applied = on_applied
         self._consumer_factory = consumer_factory
         self._ensure_topics = ensure_topics
         self._metrics = metrics
@@ -102,10 +104,12 @@ class ResponseConsumer:
             batch = await consumer.getmany(timeout_ms=1000, max_records=500)
             if consumer.assignment():
                 self.ready.set()
-            for records in batch.values():
-                await self._apply_until_stored(records)
-            if batch:
-                await consumer.commit()
+            if not batch:
+                continue
+            # Every partition's answers together (one declaration's are all in one partition, in order).
+            await self._apply_until_stored([record for records in batch.values() for record in records])
+            self._on_applied()
+            await consumer.commit()
 
     async def _apply_until_stored(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         """Apply `records`, again and again while the database is unavailable; offsets wait."""
