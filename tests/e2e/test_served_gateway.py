@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import orjson
 
-from tests.e2e.conftest import tsw
+from gateway.localkafka import LocalKafka
+from tests.e2e.conftest import serve_gateway, tsw
 from tests.examples import examples
 
 
@@ -54,6 +55,28 @@ def test_cli_round_trip_against_a_served_gateway(served: tuple[str, dict[str, st
             break
         assert time.monotonic() < deadline, status.stdout
         time.sleep(0.2)
+
+
+def test_a_commit_wakes_the_relay_in_the_messaging_process(tmp_path: Path, kafka: LocalKafka) -> None:
+    """The API process rings the outbox doorbell: with the relay's fallback poll at ten minutes, a
+    declaration is still routed at once."""
+    with serve_gateway(tmp_path, kafka, TSW_RELAY_IDLE_POLL_MS="600000") as (url, env):
+        api_key = tsw("clients", "add", "rung-trader", env=env).stdout.strip().splitlines()[-1]
+        headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/xml"}
+        time.sleep(1.0)  # past the relay's first look at the outbox, when it starts
+        accepted = httpx.post(
+            f"{url}/v1/declarations",
+            content=examples("hk.tdec", suffix=".xml")[0].read_bytes(),
+            headers=headers,
+            timeout=10,
+        )
+        assert accepted.status_code == 202, accepted.text
+        declaration = f"{url}/v1/declarations/{accepted.json()['id']}"
+        deadline = time.monotonic() + 20
+        while (status := httpx.get(declaration, headers=headers).json()["status"]) == "ACCEPTED":
+            assert time.monotonic() < deadline, "not routed: the relay was not woken"
+            time.sleep(0.1)
+        assert status == "ROUTED"
 
 
 def test_oversized_body_is_refused_before_it_is_read(served: tuple[str, dict[str, str]]) -> None:
