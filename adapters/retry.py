@@ -56,7 +56,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²" and "٣" are digits to str.isdigit, not to float()
         return float(text)
     try:
         moment = parsedate_to_datetime(text)
