@@ -24,6 +24,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from gateway.store.sqlite_driver import sqlite_dbapi
+
 __all__ = ["create_engine", "downgrade", "migrate"]
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -37,7 +39,13 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", timeout_ms: int
     timeout_s = timeout_ms / 1000
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
-        engine = create_async_engine(url, connect_args={"timeout": timeout_s}, **_JSON)
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": timeout_s},
+            # one thread hop per statement (gateway.store.sqlite_driver)
+            **({"module": sqlite_dbapi()} if url.startswith("sqlite+aiosqlite:") else {}),
+            **_JSON,
+        )
         pragmas = _sqlite_pragmas(sqlite_synchronous, busy_timeout_ms=timeout_ms)
         event.listen(engine.sync_engine, "connect", pragmas)
         return engine
