@@ -1,0 +1,139 @@
+"""The SQLite driver (`gateway.store.sqlite_driver`) on a real database file: statements answer as with
+the stock driver, a write transaction holds the writer lock until it ends, a waiting writer goes on
+as soon as the holder commits, one that waits too long is told the database is locked, and the WAL
+is checkpointed after the lock is let go."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.store.database import create_engine
+from gateway.store.sqlite_driver import CHECKPOINT_WAL_BYTES
+
+
+def _url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Path]:
+    path = tmp_path / "driver.db"
+    engine = create_engine(_url(path))
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b BLOB)"))
+    await engine.dispose()
+    yield path
+
+
+@contextmanager
+def _engine(path: Path, *, timeout_ms: int = 5_000) -> Iterator[AsyncEngine]:
+    yield create_engine(_url(path), timeout_ms=timeout_ms)
+
+
+def _lock_is_free(path: Path) -> bool:
+    fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing the file lets go of a lock taken through it
+    return True
+
+
+async def test_statements_answer_as_with_the_stock_driver(database: Path) -> None:
+    with _engine(database) as engine:
+        async with engine.connect() as connection:
+            first = await connection.execute(text("INSERT INTO t (a) VALUES ('x') RETURNING id"))
+            assert first.scalar_one() == 1
+            many = await connection.execute(text("INSERT INTO t (a) VALUES (:a)"), [{"a": "y"}, {"a": "z"}])
+            assert many.rowcount == 2
+            updated = await connection.execute(text("UPDATE t SET a = 'w' WHERE id > 1"))
+            assert updated.rowcount == 2
+            rows = (await connection.execute(text("SELECT id, a FROM t ORDER BY id"))).all()
+            assert [tuple(row) for row in rows] == [(1, "x"), (2, "w"), (3, "w")]
+            await connection.commit()
+        await engine.dispose()
+
+
+async def test_a_write_transaction_holds_the_writer_lock_until_it_ends(database: Path) -> None:
+    with _engine(database) as engine:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT count(*) FROM t"))
+            assert _lock_is_free(database), "reads do not take it"
+            await connection.execute(text("INSERT INTO t (a) VALUES ('x')"))
+            assert not _lock_is_free(database)
+            await connection.commit()
+            assert _lock_is_free(database)
+            await connection.execute(text("DELETE FROM t"))
+            assert not _lock_is_free(database)
+            await connection.rollback()
+            assert _lock_is_free(database)
+            with pytest.raises(OperationalError):  # refused before it began a transaction
+                await connection.execute(text("INSERT INTO missing (a) VALUES ('x')"))
+            assert _lock_is_free(database)
+        await engine.dispose()
+
+
+async def test_a_waiting_writer_goes_on_as_soon_as_the_holder_commits(database: Path) -> None:
+    """SQLite alone would have the waiter sleep in steps of up to 100 ms (at 0.45 s into its wait, it
+    sleeps from 0.428 s to 0.528 s); the writer lock hands over within a few milliseconds."""
+    with _engine(database) as holder_engine, _engine(database) as waiter_engine:
+        async with holder_engine.connect() as holder:
+            await holder.execute(text("INSERT INTO t (a) VALUES ('first')"))
+
+            async def wait_and_write() -> float:
+                async with waiter_engine.connect() as waiter:
+                    await waiter.execute(text("INSERT INTO t (a) VALUES ('second')"))
+                    done = time.monotonic()
+                    await waiter.commit()
+                return done
+
+            waiting = asyncio.create_task(wait_and_write())
+            await asyncio.sleep(0.45)
+            assert not waiting.done()
+            await holder.commit()
+            committed = time.monotonic()
+        async with asyncio.timeout(5):
+            resumed = await waiting
+        assert resumed - committed < 0.04, f"the waiter went on {1000 * (resumed - committed):.0f} ms late"
+        await holder_engine.dispose()
+        await waiter_engine.dispose()
+
+
+async def test_a_writer_that_waits_past_its_timeout_is_told_the_database_is_locked(database: Path) -> None:
+    with _engine(database) as holder_engine, _engine(database, timeout_ms=300) as waiter_engine:
+        async with holder_engine.connect() as holder:
+            await holder.execute(text("INSERT INTO t (a) VALUES ('held')"))
+            started = time.monotonic()
+            async with waiter_engine.connect() as waiter:
+                with pytest.raises(OperationalError, match="database is locked"):
+                    await waiter.execute(text("INSERT INTO t (a) VALUES ('late')"))
+            assert 0.25 < time.monotonic() - started < 3
+            await holder.commit()
+        await holder_engine.dispose()
+        await waiter_engine.dispose()
+
+
+async def test_the_wal_is_checkpointed_after_commits_and_stays_bounded(database: Path) -> None:
+    blob = os.urandom(1024 * 1024)
+    largest = 0
+    with _engine(database) as engine:
+        for _ in range(3 * CHECKPOINT_WAL_BYTES // len(blob)):
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO t (b) VALUES (:b)"), {"b": blob})
+            largest = max(largest, os.stat(f"{database}-wal").st_size)
+        await engine.dispose()
+    # Without checkpoints (SQLite's automatic ones are off) the WAL would hold all 48 MiB.
+    assert largest < CHECKPOINT_WAL_BYTES + 2 * len(blob), largest
