@@ -1,11 +1,14 @@
 """Engine creation and schema migration.
 
 SQLite runs in WAL mode with `synchronous=FULL` (a 202 means the row is on disk), a busy timeout and
-foreign keys on; PostgreSQL is used as configured. Migrations run through Alembic on the same engine.
+foreign keys on, through `gateway.store.sqlite_driver` (one thread hop per statement, and a writer
+lock between processes that hands over at once); PostgreSQL is used as configured. Migrations run
+through Alembic on the same engine.
 
 Waiting for the database is bounded by `timeout_ms` (`TSW_DATABASE_TIMEOUT_MS`) so that an outage
 becomes a prompt 503 rather than a request hanging to its deadline: on SQLite it is the busy timeout
-(the write lock held by another process for longer fails with "database is locked"); on PostgreSQL
+and the writer lock's (the write lock held by another process for longer fails with "database is
+locked"); on PostgreSQL
 the connect timeout and the wait for a pooled connection. PostgreSQL connections are pinged when
 checked out of the pool (`pool_pre_ping`) and a disconnect error invalidates the whole pool, so
 connections broken by a server restart are replaced, never handed out: the gateway recovers from a
