@@ -86,8 +86,13 @@ class WriterLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        self.release()
-        os.close(self._fd)
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            self.held = False
+            os.close(fd)  # closing the file lets go of the lock
+
+    def __del__(self) -> None:  # a connection dropped without close(): never keep the lock
+        self.close()
 
 
 _Description = tuple[tuple[Any, ...], ...] | None
@@ -252,9 +257,20 @@ class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
         try:
             super().close()
         finally:
-            if self.writer_lock is not None:
-                self.writer_lock.close()
-                self.writer_lock = None
+            self._drop_writer_lock()
+
+    def terminate(self) -> None:
+        """The pool gives up on the connection (invalidated, or its reset was cancelled): its
+        transaction is gone with it, and so must its hold on the writer lock be."""
+        try:
+            super().terminate()
+        finally:
+            self._drop_writer_lock()
+
+    def _drop_writer_lock(self) -> None:
+        lock, self.writer_lock = self.writer_lock, None
+        if lock is not None:
+            lock.close()
 
 
 class _OneHopDbapi(AsyncAdapt_aiosqlite_dbapi):

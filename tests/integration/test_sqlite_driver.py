@@ -86,6 +86,22 @@ async def test_a_write_transaction_holds_the_writer_lock_until_it_ends(database:
         await engine.dispose()
 
 
+async def test_a_connection_the_pool_gives_up_on_lets_the_lock_go(database: Path) -> None:
+    """Invalidated in the middle of a write (as when its reset is cancelled): terminated, not closed;
+    another writer must not wait on a lock nobody will release."""
+    with _engine(database, timeout_ms=2_000) as engine:
+        async with engine.connect() as connection:
+            await connection.execute(text("INSERT INTO t (a) VALUES ('x')"))
+            assert not _lock_is_free(database)
+            await connection.invalidate()
+        assert _lock_is_free(database)
+        started = time.monotonic()
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO t (a) VALUES ('y')"))
+        assert time.monotonic() - started < 1
+        await engine.dispose()
+
+
 async def test_a_waiting_writer_goes_on_as_soon_as_the_holder_commits(database: Path) -> None:
     """SQLite alone would have the waiter sleep in steps of up to 100 ms (at 0.45 s into its wait, it
     sleeps from 0.428 s to 0.528 s); the writer lock hands over within a few milliseconds."""
