@@ -235,7 +235,11 @@ def _on_commit(
     messaging: MessagingWorkers | None, doorbells: Doorbells | None, feed: StatusFeed
 ) -> Callable[[], None]:
     """What a commit of new declarations (outbox events, ACCEPTED) wakes."""
-    relay = messaging.notify if messaging is not None else doorbells.outbox.ring if doorbells else _nothing
+    relay = _nothing
+    if messaging is not None:
+        relay = messaging.notify
+    elif doorbells is not None:
+        relay = doorbells.outbox.ring
 
     def committed() -> None:
         relay()

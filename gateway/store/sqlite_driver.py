@@ -278,8 +278,7 @@ class _OneHopDbapi(AsyncAdapt_aiosqlite_dbapi):
         database = str(arg[0] if arg else kw.get("database", ""))
         stock = super().connect(*arg, **kw)
         in_memory_or_uri = database in ("", ":memory:") or database.startswith("file:") or kw.get("uri")
-        plain_file = not in_memory_or_uri
-        lock = WriterLock(database, timeout_s=kw.get("timeout", 5.0)) if plain_file else None
+        lock = None if in_memory_or_uri else WriterLock(database, timeout_s=kw.get("timeout", 5.0))
         connection = cast(aiosqlite.Connection, stock._connection)
         if lock is not None:  # checkpoints come after the lock is released (see the module docstring)
             await_(cast(Any, connection)._execute(_no_autocheckpoint, connection))

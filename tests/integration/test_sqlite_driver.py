@@ -9,8 +9,8 @@ import asyncio
 import fcntl
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -29,16 +29,18 @@ def _url(path: Path) -> str:
 @pytest.fixture
 async def database(tmp_path: Path) -> AsyncIterator[Path]:
     path = tmp_path / "driver.db"
-    engine = create_engine(_url(path))
-    async with engine.begin() as connection:
+    async with _engine(path) as engine, engine.begin() as connection:
         await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b BLOB)"))
-    await engine.dispose()
     yield path
 
 
-@contextmanager
-def _engine(path: Path, *, timeout_ms: int = 5_000) -> Iterator[AsyncEngine]:
-    yield create_engine(_url(path), timeout_ms=timeout_ms)
+@asynccontextmanager
+async def _engine(path: Path, *, timeout_ms: int = 5_000) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(_url(path), timeout_ms=timeout_ms)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 def _lock_is_free(path: Path) -> bool:
@@ -53,43 +55,39 @@ def _lock_is_free(path: Path) -> bool:
 
 
 async def test_statements_answer_as_with_the_stock_driver(database: Path) -> None:
-    with _engine(database) as engine:
-        async with engine.connect() as connection:
-            first = await connection.execute(text("INSERT INTO t (a) VALUES ('x') RETURNING id"))
-            assert first.scalar_one() == 1
-            many = await connection.execute(text("INSERT INTO t (a) VALUES (:a)"), [{"a": "y"}, {"a": "z"}])
-            assert many.rowcount == 2
-            updated = await connection.execute(text("UPDATE t SET a = 'w' WHERE id > 1"))
-            assert updated.rowcount == 2
-            rows = (await connection.execute(text("SELECT id, a FROM t ORDER BY id"))).all()
-            assert [tuple(row) for row in rows] == [(1, "x"), (2, "w"), (3, "w")]
-            await connection.commit()
-        await engine.dispose()
+    async with _engine(database) as engine, engine.connect() as connection:
+        first = await connection.execute(text("INSERT INTO t (a) VALUES ('x') RETURNING id"))
+        assert first.scalar_one() == 1
+        many = await connection.execute(text("INSERT INTO t (a) VALUES (:a)"), [{"a": "y"}, {"a": "z"}])
+        assert many.rowcount == 2
+        updated = await connection.execute(text("UPDATE t SET a = 'w' WHERE id > 1"))
+        assert updated.rowcount == 2
+        rows = (await connection.execute(text("SELECT id, a FROM t ORDER BY id"))).all()
+        assert [tuple(row) for row in rows] == [(1, "x"), (2, "w"), (3, "w")]
+        await connection.commit()
 
 
 async def test_a_write_transaction_holds_the_writer_lock_until_it_ends(database: Path) -> None:
-    with _engine(database) as engine:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT count(*) FROM t"))
-            assert _lock_is_free(database), "reads do not take it"
-            await connection.execute(text("INSERT INTO t (a) VALUES ('x')"))
-            assert not _lock_is_free(database)
-            await connection.commit()
-            assert _lock_is_free(database)
-            await connection.execute(text("DELETE FROM t"))
-            assert not _lock_is_free(database)
-            await connection.rollback()
-            assert _lock_is_free(database)
-            with pytest.raises(OperationalError):  # refused before it began a transaction
-                await connection.execute(text("INSERT INTO missing (a) VALUES ('x')"))
-            assert _lock_is_free(database)
-        await engine.dispose()
+    async with _engine(database) as engine, engine.connect() as connection:
+        await connection.execute(text("SELECT count(*) FROM t"))
+        assert _lock_is_free(database), "reads do not take it"
+        await connection.execute(text("INSERT INTO t (a) VALUES ('x')"))
+        assert not _lock_is_free(database)
+        await connection.commit()
+        assert _lock_is_free(database)
+        await connection.execute(text("DELETE FROM t"))
+        assert not _lock_is_free(database)
+        await connection.rollback()
+        assert _lock_is_free(database)
+        with pytest.raises(OperationalError):  # refused before it began a transaction
+            await connection.execute(text("INSERT INTO missing (a) VALUES ('x')"))
+        assert _lock_is_free(database)
 
 
 async def test_a_connection_the_pool_gives_up_on_lets_the_lock_go(database: Path) -> None:
     """Invalidated in the middle of a write (as when its reset is cancelled): terminated, not closed;
     another writer must not wait on a lock nobody will release."""
-    with _engine(database, timeout_ms=2_000) as engine:
+    async with _engine(database, timeout_ms=2_000) as engine:
         async with engine.connect() as connection:
             await connection.execute(text("INSERT INTO t (a) VALUES ('x')"))
             assert not _lock_is_free(database)
@@ -99,13 +97,12 @@ async def test_a_connection_the_pool_gives_up_on_lets_the_lock_go(database: Path
         async with engine.begin() as connection:
             await connection.execute(text("INSERT INTO t (a) VALUES ('y')"))
         assert time.monotonic() - started < 1
-        await engine.dispose()
 
 
 async def test_a_waiting_writer_goes_on_as_soon_as_the_holder_commits(database: Path) -> None:
     """SQLite alone would have the waiter sleep in steps of up to 100 ms (at 0.45 s into its wait, it
     sleeps from 0.428 s to 0.528 s); the writer lock hands over within a few milliseconds."""
-    with _engine(database) as holder_engine, _engine(database) as waiter_engine:
+    async with _engine(database) as holder_engine, _engine(database) as waiter_engine:
         async with holder_engine.connect() as holder:
             await holder.execute(text("INSERT INTO t (a) VALUES ('first')"))
 
@@ -124,32 +121,30 @@ async def test_a_waiting_writer_goes_on_as_soon_as_the_holder_commits(database: 
         async with asyncio.timeout(5):
             resumed = await waiting
         assert resumed - committed < 0.04, f"the waiter went on {1000 * (resumed - committed):.0f} ms late"
-        await holder_engine.dispose()
-        await waiter_engine.dispose()
 
 
 async def test_a_writer_that_waits_past_its_timeout_is_told_the_database_is_locked(database: Path) -> None:
-    with _engine(database) as holder_engine, _engine(database, timeout_ms=300) as waiter_engine:
-        async with holder_engine.connect() as holder:
-            await holder.execute(text("INSERT INTO t (a) VALUES ('held')"))
-            started = time.monotonic()
-            async with waiter_engine.connect() as waiter:
-                with pytest.raises(OperationalError, match="database is locked"):
-                    await waiter.execute(text("INSERT INTO t (a) VALUES ('late')"))
-            assert 0.25 < time.monotonic() - started < 3
-            await holder.commit()
-        await holder_engine.dispose()
-        await waiter_engine.dispose()
+    async with (
+        _engine(database) as holder_engine,
+        _engine(database, timeout_ms=300) as waiter_engine,
+        holder_engine.connect() as holder,
+    ):
+        await holder.execute(text("INSERT INTO t (a) VALUES ('held')"))
+        started = time.monotonic()
+        async with waiter_engine.connect() as waiter:
+            with pytest.raises(OperationalError, match="database is locked"):
+                await waiter.execute(text("INSERT INTO t (a) VALUES ('late')"))
+        assert 0.25 < time.monotonic() - started < 3
+        await holder.commit()
 
 
 async def test_the_wal_is_checkpointed_after_commits_and_stays_bounded(database: Path) -> None:
     blob = os.urandom(1024 * 1024)
     largest = 0
-    with _engine(database) as engine:
+    async with _engine(database) as engine:
         for _ in range(3 * CHECKPOINT_WAL_BYTES // len(blob)):
             async with engine.begin() as connection:
                 await connection.execute(text("INSERT INTO t (b) VALUES (:b)"), {"b": blob})
             largest = max(largest, os.stat(f"{database}-wal").st_size)
-        await engine.dispose()
     # Without checkpoints (SQLite's automatic ones are off) the WAL would hold all 48 MiB.
     assert largest < CHECKPOINT_WAL_BYTES + 2 * len(blob), largest
