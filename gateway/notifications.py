@@ -6,18 +6,20 @@ gateway, running only while somebody listens, fans new rows out to each listenin
 Each event carries the history row id as its SSE `id`, so a client that reconnects with
 `Last-Event-ID` first gets what it missed, then the live feed, each change once and in order.
 
-PostgreSQL assigns ids at insert and commits in another order, so there the poller re-reads a window
-of recent ids and skips the ones it has sent already (`gateway.store.status_changes`, shared with the
-webhook fan-out). SQLite has one writer at a time, so its ids become visible in order and the window
-is never re-read (`late_commits=False`).
+PostgreSQL assigns ids at insert and commits in another order, so there the poller also asks again
+for the ids it stepped over, until they turn up or a minute has passed
+(`gateway.store.history_cursor`); such a change reaches the stream after the changes with higher
+ids that committed before it (each declaration's own changes stay in order: each is written after
+the one before it committed). SQLite has one writer at a time, so its ids become visible in order
+(`late_commits=False`). The poller runs only while somebody listens; when the last listener
+leaves it stops, and the next one starts it again at the latest change.
 
-The poller reads only the ids above the highest it has seen, a short index range: when `notify()`
-says that changes were committed (the gateway's own commits, and the messaging process's through
-`gateway.doorbell`), at most every `min_gap_s` (20 ms), and otherwise every `poll_s` (25 ms; 250 ms
-where every writer rings). The window is re-read every `reread_s` (1 s), so a late PostgreSQL commit
-reaches the stream within about a second. On this project's 2-core machine, polling every 200 ms
-without notifications and re-reading the window each time cost a trader ~100 ms of the 202 ->
-CLEARED median (`tsw bench clearance`).
+The poller reads only the ids above the highest it has seen (and those it stepped over), a short
+index range: when `notify()` says that changes were committed (the gateway's own commits, and the
+messaging process's through `gateway.doorbell`), at most every `min_gap_s` (20 ms), and otherwise
+every `poll_s` (25 ms; 250 ms where every writer rings). On this project's 2-core machine, polling
+every 200 ms without notifications cost a trader ~100 ms of the 202 -> CLEARED median
+(`tsw bench clearance`).
 """
 
 from __future__ import annotations
@@ -31,13 +33,17 @@ from collections.abc import AsyncIterator
 from sqlalchemy import or_
 
 from gateway.errors import ServiceUnavailable
-from gateway.store.status_changes import REREAD_WINDOW, StatusChange, max_history_id, read_status_changes
+from gateway.store.history_cursor import HistoryCursor
+from gateway.store.status_changes import StatusChange, history_ids_above, max_history_id, read_status_changes
 from gateway.store.tables import declarations
 from gateway.store.uow import UnitOfWorkFactory
 
 __all__ = ["StatusChange", "StatusFeed"]
 
 log = logging.getLogger(__name__)
+
+#: How many ids below the latest a starting poller checks for transactions still open.
+LOOKBACK = 10_000
 
 
 class StatusFeed:
@@ -47,20 +53,20 @@ class StatusFeed:
         *,
         poll_s: float = 0.025,
         min_gap_s: float = 0.02,
-        reread_s: float = 1.0,
         late_commits: bool = True,
+        patience_s: float = 60.0,
         queue_size: int = 10_000,
     ) -> None:
         self._uow_factory = uow_factory
         self._poll_s = poll_s
         self._min_gap_s = min_gap_s
-        self._reread_every_s = reread_s if late_commits else 0.0
+        self._patience_s = patience_s if late_commits else 0.0
         self._changed = asyncio.Event()
         self._queue_size = queue_size
         self._subscribers: dict[str, set[asyncio.Queue[StatusChange | None]]] = defaultdict(set)
+        self._starting = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._high = 0
-        self._sent: set[int] = set()
+        self._cursor = HistoryCursor(0, patience_s=0)
 
     def notify(self) -> None:
         """Status changes were committed: read them now rather than at the next poll."""
@@ -86,11 +92,11 @@ class StatusFeed:
         queue: asyncio.Queue[StatusChange | None] = asyncio.Queue(self._queue_size)
         await self.ensure_running()
         self._subscribers[trader].add(queue)
-        last = after or 0
+        replayed: set[int] = set()
         try:
             if after is not None:
                 for missed in await self._read(after=after, trader=trader):
-                    last = missed.id
+                    replayed.add(missed.id)
                     yield missed
             while True:
                 try:
@@ -101,8 +107,7 @@ class StatusFeed:
                     continue
                 if live is None:
                     return
-                if live.id > last:
-                    last = live.id
+                if live.id not in replayed:  # queued while the missed ones were read
                     yield live
         finally:
             self._subscribers[trader].discard(queue)
@@ -113,36 +118,28 @@ class StatusFeed:
         """Start the poller if it is not running (reading where the feed begins). Raises
         `ServiceUnavailable` when the database is away: a stream calls it before it starts, so that
         its client is answered 503 rather than sent a stream that breaks at once."""
-        if self._task is None:
-            self._high = await self._max_id()
-            self._task = asyncio.create_task(self._run(), name="status-feed")
+        async with self._starting:
+            if self._task is None:
+                self._cursor = await self._latest()
+                self._task = asyncio.create_task(self._run(), name="status-feed")
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        reread_at = loop.time() + self._reread_every_s
         while True:
             await asyncio.sleep(self._min_gap_s)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._poll_s):
                     await self._changed.wait()
             self._changed.clear()
-            if not self._subscribers:
-                continue
-            window = 0
-            if self._reread_every_s and loop.time() >= reread_at:
-                window, reread_at = REREAD_WINDOW, loop.time() + self._reread_every_s
+            if not self._subscribers:  # nobody listens: the next listener starts afresh
+                self._task = None
+                return
             try:
-                rows = await self._read(after=max(0, self._high - window))
+                rows = await self._read(after=self._cursor.high, also=self._cursor.gaps())
             except ServiceUnavailable as exc:
                 log.warning("status feed: %s", exc)
                 continue
-            for change in rows:
-                if change.id in self._sent:
-                    continue
-                self._sent.add(change.id)
-                self._high = max(self._high, change.id)
+            for change in self._cursor.take(rows):
                 self._publish(change)
-            self._sent = {i for i in self._sent if i > self._high - REREAD_WINDOW}
 
     def _publish(self, change: StatusChange) -> None:
         for party in change.parties:
@@ -155,15 +152,22 @@ class StatusFeed:
                         queue.get_nowait()
                     queue.put_nowait(None)
 
-    async def _max_id(self) -> int:
+    async def _latest(self) -> HistoryCursor:
+        """A cursor at the latest change, which awaits the ids below it still uncommitted."""
         async with self._uow_factory() as uow:
-            return await max_history_id(uow.connection)
+            high = await max_history_id(uow.connection)
+            if not self._patience_s:
+                return HistoryCursor(high, patience_s=0)
+            present = await history_ids_above(uow.connection, high - LOOKBACK)
+        return HistoryCursor.at_latest(high, present=present, lookback=LOOKBACK, patience_s=self._patience_s)
 
-    async def _read(self, *, after: int, trader: str | None = None) -> list[StatusChange]:
+    async def _read(
+        self, *, after: int, also: list[int] | None = None, trader: str | None = None
+    ) -> list[StatusChange]:
         where = (
             [or_(declarations.c.trader == trader, declarations.c.on_behalf_of == trader)]
             if trader is not None
             else []
         )
         async with self._uow_factory() as uow:
-            return await read_status_changes(uow.connection, after=after, where=where)
+            return await read_status_changes(uow.connection, after=after, also=also or (), where=where)

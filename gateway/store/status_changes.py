@@ -3,25 +3,21 @@
 Status changes are written by whichever process applies them (the submission writer, the outbox
 relay, the answer service, amendments and cancellations), so the readers (the SSE feed, the webhook
 fan-out) poll `status_history` by id. PostgreSQL assigns ids at insert and commits in another order,
-so a reader that has seen ids up to `high` reads again from `high - REREAD_WINDOW` and skips what it
-handled already; a row committed more than `REREAD_WINDOW` ids late would be missed.
+so a reader also asks again for the ids it stepped over (`gateway.store.history_cursor`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.store.tables import declarations, status_history
 
-__all__ = ["REREAD_WINDOW", "StatusChange", "max_history_id", "read_status_changes"]
-
-#: Ids below the highest seen that a poller reads again (late PostgreSQL commits).
-REREAD_WINDOW = 1000
+__all__ = ["StatusChange", "history_ids_above", "max_history_id", "read_status_changes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +53,15 @@ async def read_status_changes(
     connection: AsyncConnection,
     *,
     after: int,
+    also: Collection[int] = (),
     limit: int = 5000,
     where: Sequence[ColumnElement[bool]] = (),
 ) -> list[StatusChange]:
-    """The changes with a history id above `after`, in id order, narrowed by `where` (e.g. a trader)."""
+    """The changes with a history id above `after` or among `also` (ids a reader stepped over), in
+    id order, narrowed by `where` (e.g. a trader)."""
+    ids = status_history.c.id > after
+    if also:
+        ids = or_(ids, status_history.c.id.in_(sorted(also)))
     query = (
         select(
             status_history.c.id,
@@ -73,7 +74,7 @@ async def read_status_changes(
             declarations.c.on_behalf_of,
         )
         .join(declarations, declarations.c.id == status_history.c.declaration_id)
-        .where(status_history.c.id > after, *where)
+        .where(ids, *where)
         .order_by(status_history.c.id)
         .limit(limit)
     )
@@ -96,3 +97,9 @@ async def max_history_id(connection: AsyncConnection) -> int:
     """The highest history id committed so far (0 for none)."""
     result = await connection.execute(select(func.max(status_history.c.id)))
     return int(result.scalar_one() or 0)
+
+
+async def history_ids_above(connection: AsyncConnection, after: int) -> list[int]:
+    """The history ids committed above `after`."""
+    result = await connection.execute(select(status_history.c.id).where(status_history.c.id > after))
+    return list(result.scalars())

@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.store.status_changes import StatusChange, read_status_changes
 from gateway.store.tables import (
-    declarations,
     status_history,
     webhook_attempts,
     webhook_cursors,
@@ -212,13 +210,6 @@ class WebhookRepository:
             webhook_subscriptions.c.after_history_id,
         ).where(_ACTIVE, webhook_subscriptions.c.client_id.in_(sorted(client_ids)))
         return [ActiveSubscription(**row) for row in (await self._connection.execute(query)).mappings()]
-
-    async def subscribed_changes(self, *, after: int, limit: int) -> list[StatusChange]:
-        """Status changes after history id `after` of the declarations whose trader (or the trader a
-        forwarder lodged them for) has an active subscription, in id order."""
-        subscribers = select(webhook_subscriptions.c.client_id).where(_ACTIVE)
-        subscribed = or_(declarations.c.trader.in_(subscribers), declarations.c.on_behalf_of.in_(subscribers))
-        return await read_status_changes(self._connection, after=after, limit=limit, where=[subscribed])
 
     async def cursor(self, name: str) -> int | None:
         query = select(webhook_cursors.c.position).where(webhook_cursors.c.name == name)
