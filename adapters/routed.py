@@ -1,4 +1,4 @@
-"""The routed-topic consumer: batches in partition order, per-record commits, and staying in the group
+"""The routed-topic consumer: batches in partition order, commits by hand, and staying in the group
 while one record takes long (a back-end that is down).
 
 aiokafka leaves the group when `getmany` is not called for ``max_poll_interval_ms``. While the worker
@@ -11,7 +11,7 @@ skipped. `resume` lifts the pause once the record is done.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
@@ -67,12 +67,13 @@ class RoutedConsumer:
         """Whether `tp` is still assigned to this consumer (a rebalance may have moved it)."""
         return tp in self._consumer.assignment()
 
-    async def commit(self, tp: TopicPartition, offset: int) -> bool:
-        """Commit `offset` (the next one to read) for `tp`; False if `tp` is no longer ours."""
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> bool:
+        """Commit each partition's `offsets` (the next one to read); False if a partition is no longer
+        ours (then none is committed)."""
         try:
-            await self._consumer.commit({tp: offset})
+            await self._consumer.commit(dict(offsets))
         except (CommitFailedError, IllegalStateError) as exc:
-            log.warning("cannot commit %s@%d, the partition moved to another member: %s", tp, offset, exc)
+            log.warning("cannot commit %s, a partition moved to another member: %s", dict(offsets), exc)
             return False
         return True
 
