@@ -58,6 +58,8 @@ class WebhookFanout:
         subscriptions: list[ActiveSubscription] = []
         async with self._uow_factory() as uow:
             cursor = await self._start(uow)
+            # The latest change before asking for subscriptions: one made after it starts above it.
+            latest = await max_history_id(uow.connection)
             if await uow.webhooks.any_active():
                 read = await read_status_changes(
                     uow.connection, after=cursor.high, also=cursor.gaps(), limit=self._batch_size
@@ -66,7 +68,7 @@ class WebhookFanout:
                 parties = {party for change in changes for party in change.parties}
                 subscriptions = await uow.webhooks.active_for(parties)
             else:  # nobody to tell: move on to the latest change
-                cursor = self._cursor = self._new_cursor(await max_history_id(uow.connection))
+                cursor = self._cursor = self._new_cursor(latest)
         deliveries = self._deliveries(changes, subscriptions)
         position = cursor.low
         if deliveries or self._save_due(position):
@@ -85,9 +87,10 @@ class WebhookFanout:
             if saved is not None:
                 self._saved = (saved, self._monotonic())
                 position = saved
-            else:
+            else:  # the latest change first: a subscription made after it starts above it
+                latest = await max_history_id(uow.connection)
                 earliest = await uow.webhooks.earliest_start()
-                position = earliest if earliest is not None else await max_history_id(uow.connection)
+                position = earliest if earliest is not None else latest
             self._cursor = self._new_cursor(position)
         return self._cursor
 

@@ -20,6 +20,7 @@ from gateway.documents.signing import verify_detached
 from gateway.errors import SignatureInvalid
 from gateway.localkafka import LocalKafka
 from gateway.store.tables import status_history, webhook_deliveries
+from gateway.store.webhooks import WebhookRepository
 from gateway.webhooks.fanout import WebhookFanout
 from tests.conftest import (
     RunningGateway,
@@ -213,6 +214,37 @@ async def test_a_restart_resumes_pending_deliveries(
         codes = [attempt["status_code"] for attempt in item["attempt_log"]]
         assert codes[0] == 503 and codes[-1] == 200 and set(codes[:-1]) == {503}
     assert sum(item["attempts"] for item in log) <= failed_before + 2
+
+
+async def test_a_subscription_and_a_change_made_while_the_fanout_starts_are_not_missed(
+    tmp_path: Path, kafka: LocalKafka, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fan-out's first round decides where to start from two reads (the earliest subscription's
+    start, else the latest change); a subscription and a status change committed between them must
+    still make a delivery. The gateway's own fan-out runs once, at start, before either exists."""
+    async with _gateway(tmp_path, kafka, None, webhook_poll_ms=3_600_000) as running:
+        trader = await running.add_client("racing-trader")
+        made: list[str] = []
+        earliest_start = WebhookRepository.earliest_start
+
+        async def earliest_start_then_commit(repository: WebhookRepository) -> int | None:
+            found = await earliest_start(repository)
+            if not made:  # both commit after the read that found no subscription
+                hook = await post_json(running, "/v1/webhooks", {"url": "http://127.0.0.1:9/hook"}, trader)
+                assert hook.status_code == 201, hook.text
+                made.append(await submit(running, trader))
+            return found
+
+        monkeypatch.setattr(WebhookRepository, "earliest_start", earliest_start_then_commit)
+        assert await WebhookFanout(running.gateway.uow_factory).run_once() >= 1
+        async with running.gateway.uow_factory() as uow:
+            query = (
+                select(status_history.c.status)
+                .join(webhook_deliveries, webhook_deliveries.c.history_id == status_history.c.id)
+                .where(status_history.c.declaration_id == made[0])
+            )
+            delivered = set((await uow.connection.execute(query)).scalars())
+    assert "ACCEPTED" in delivered
 
 
 async def test_deactivating_stops_pending_deliveries(tmp_path: Path, kafka: LocalKafka) -> None:
