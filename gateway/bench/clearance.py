@@ -88,6 +88,7 @@ class ClearanceResult:
     client_s: list[float]  # 202 -> CLEARED event, per cleared declaration
     server_s: list[float]  # ACCEPTED -> CLEARED in the history
     server_unread: int  # histories that could not be read
+    stream_s: list[float]  # CLEARED recorded -> arrived on the stream
     post_s: list[float]  # POST due -> 202
     not_cleared: dict[str, int]  # last status seen -> how many
     rss_mb: dict[str, float]
@@ -150,6 +151,7 @@ async def _measure(
         refused=dict(phase.refused),
         achieved_rate=len(phase.accepted_at) / phase.span_s if phase.span_s > 0 else 0.0,
         client_s=[watch.cleared_at[i] - phase.accepted_at[i] for i in cleared],
+        stream_s=[watch.cleared_lag_s[i] for i in cleared],
         server_s=server.elapsed_s,
         server_unread=server.unread,
         post_s=phase.post_latencies_s,

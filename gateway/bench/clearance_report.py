@@ -62,6 +62,7 @@ def _latency_table(result: ClearanceResult) -> Table:
     for name, values in (
         ("202 -> CLEARED (trader, SSE)", result.client_s),
         ("ACCEPTED -> CLEARED (server history)", result.server_s),
+        ("CLEARED recorded -> on the stream", result.stream_s),
         ("POST -> 202 (from due time)", result.post_s),
     ):
         table.add_row(name, str(len(values)), *_quantiles(values))

@@ -2,7 +2,9 @@
 
 The stream is opened with `Last-Event-ID: 0`, so the gateway replays whatever happened between the
 request and its subscription: no change is missed however soon the load starts. Times are
-`time.perf_counter()` at the moment the event's line was read, as a trader would see it.
+`time.perf_counter()` at the moment the event's line was read, as a trader would see it. For CLEARED
+it also keeps how long after the gateway recorded the change (the event's `at`, same machine clock)
+it arrived: the stream's own share of the loop.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Collection
+from datetime import datetime
 from types import TracebackType
 
 import httpx
@@ -30,6 +33,7 @@ class StatusWatch:
         self._url = url
         self._headers = {"Authorization": f"Bearer {api_key}", "Last-Event-ID": "0"}
         self.cleared_at: dict[str, float] = {}  # declaration id -> perf_counter when CLEARED arrived
+        self.cleared_lag_s: dict[str, float] = {}  # declaration id -> CLEARED recorded -> arrived
         self.status: dict[str, str] = {}  # declaration id -> latest status seen
         self.events = 0
         self._task: asyncio.Task[None] | None = None
@@ -78,11 +82,12 @@ class StatusWatch:
             self._opened.set()
             async for line in stream.aiter_lines():
                 if line.startswith("data: "):
-                    self._seen(orjson.loads(line[6:]), at=time.perf_counter())
+                    self._seen(orjson.loads(line[6:]), at=time.perf_counter(), wall=time.time())
 
-    def _seen(self, change: dict[str, str], *, at: float) -> None:
+    def _seen(self, change: dict[str, str], *, at: float, wall: float) -> None:
         self.events += 1
         declaration_id, status = change["declaration_id"], change["status"]
         self.status[declaration_id] = status
-        if status == Status.CLEARED:
-            self.cleared_at.setdefault(declaration_id, at)
+        if status == Status.CLEARED and declaration_id not in self.cleared_at:
+            self.cleared_at[declaration_id] = at
+            self.cleared_lag_s[declaration_id] = wall - datetime.fromisoformat(change["at"]).timestamp()
