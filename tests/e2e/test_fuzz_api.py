@@ -78,8 +78,12 @@ def test_no_body_makes_the_gateway_fail(api: httpx.Client, route: tuple[str, str
     assert api.get("/healthz").status_code == 200
 
 
+_SIGNATURE_TEXT = string.ascii_letters + string.digits + '-_.=+/ {}":,'
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(signature=st.text(alphabet=string.ascii_letters + string.digits + '-_.=+/ {}":,', max_size=300))
+# Stripped: HTTP cannot carry a header value that starts or ends with a space (h11 refuses to send it).
+@given(signature=st.text(alphabet=_SIGNATURE_TEXT, max_size=300).map(str.strip))
 def test_no_signature_header_makes_the_gateway_fail(api: httpx.Client, signature: str) -> None:
     """Whatever `TSW-Signature` arrives (the caller has no keys), it is a 401 signature refusal."""
     answer = api.post(
