@@ -1,9 +1,9 @@
 """Engine creation and schema migration.
 
 SQLite runs in WAL mode with `synchronous=FULL` (a 202 means the row is on disk), a busy timeout and
-foreign keys on, through `gateway.store.sqlite_driver` (one thread hop per statement, and a writer
-lock between processes that hands over at once); PostgreSQL is used as configured. Migrations run
-through Alembic on the same engine.
+foreign keys on, through `gateway.store.sqlite_driver` (write transactions on the event loop's
+thread, one thread hop per read, and a writer lock between processes that hands over at once);
+PostgreSQL is used as configured. Migrations run through Alembic on the same engine.
 
 Waiting for the database is bounded by `timeout_ms` (`TSW_DATABASE_TIMEOUT_MS`) so that an outage
 becomes a prompt 503 rather than a request hanging to its deadline: on SQLite it is the busy timeout
@@ -45,7 +45,7 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", timeout_ms: int
         engine = create_async_engine(
             url,
             connect_args={"timeout": timeout_s},
-            # one thread hop per statement (gateway.store.sqlite_driver)
+            # write transactions on the loop's thread, a writer lock (gateway.store.sqlite_driver)
             **({"module": sqlite_dbapi()} if url.startswith("sqlite+aiosqlite:") else {}),
             **_JSON,
         )
