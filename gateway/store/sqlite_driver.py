@@ -32,10 +32,10 @@ is off (`wal_autocheckpoint=0`); after releasing the lock, a commit that finds t
 `CHECKPOINT_WAL_BYTES` runs a PASSIVE checkpoint itself, which never blocks other writers. SQLite
 keeps the file at its size when it starts writing it from the beginning again, so from then on
 every commit checkpoints the few pages it added (1-20 ms, on the connection's thread, after the lock
-is let go; the committing task waits for it). Having SQLite cut the file back (`journal_size_limit`), so that checkpoints came only
-every 16 MiB, was slower: at 200 declarations/s the 202 -> CLEARED median went from 63-74 ms to
-74-91 ms (four runs each, `tsw bench clearance`): the file grew again each time, and checkpoints
-came in larger pieces.
+is let go; the committing task waits for it). Having SQLite cut the file back (`journal_size_limit`),
+so that checkpoints came only every 16 MiB, was slower: at 200 declarations/s the 202 -> CLEARED
+median went from 63-74 ms to 74-91 ms (four runs each, `tsw bench clearance`): the file grew again
+each time, and checkpoints came in larger pieces.
 
 A writer that does not take the writer lock (another tool) can still make a write here wait in
 SQLite's busy handler, on the loop's thread; every part of the gateway takes it.
