@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 
 from sqlalchemy import or_
 
@@ -163,7 +163,7 @@ class StatusFeed:
         return HistoryCursor.at_latest(high, present=present, lookback=LOOKBACK, patience_s=self._patience_s)
 
     async def _read(
-        self, *, after: int, also: list[int] | None = None, trader: str | None = None
+        self, *, after: int, also: Collection[int] = (), trader: str | None = None
     ) -> list[StatusChange]:
         where = (
             [or_(declarations.c.trader == trader, declarations.c.on_behalf_of == trader)]
@@ -171,4 +171,4 @@ class StatusFeed:
             else []
         )
         async with self._uow_factory() as uow:
-            return await read_status_changes(uow.connection, after=after, also=also or (), where=where)
+            return await read_status_changes(uow.connection, after=after, also=also, where=where)

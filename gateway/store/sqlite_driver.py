@@ -53,7 +53,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -65,6 +65,8 @@ from sqlalchemy.util import immutabledict
 from sqlalchemy.util.concurrency import await_
 
 __all__ = ["OneHopCursor", "WriterLock", "sqlite_dbapi"]
+
+_T = TypeVar("_T")
 
 #: The statements before which Python's sqlite3 module begins a transaction (its legacy mode).
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
@@ -127,7 +129,8 @@ _Outcome = tuple[_Description, list[Any] | None, int, int | None]
 def _execute(
     connection: aiosqlite.Connection, lock: WriterLock | None, operation: str, parameters: Any
 ) -> _Outcome:
-    """On the connection's thread: run one statement and collect everything about it."""
+    """Run one statement and collect everything about it (on the connection's thread, or on the
+    event loop's in a write transaction)."""
     conn = _before(connection, lock, operation)
     cursor = conn.cursor()
     try:
@@ -183,9 +186,9 @@ def _end(lock: WriterLock | None, end: Callable[[], None]) -> None:
             lock.release()
 
 
-def _checkpoint(connection: aiosqlite.Connection) -> None:
+def _checkpoint(conn: sqlite3.Connection) -> None:
     """On the connection's thread: a PASSIVE checkpoint (other writers carry on meanwhile)."""
-    connection._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
 
 
 def _size(path: str) -> int:
@@ -234,22 +237,15 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         adapted = cast(_OneHopConnection, self._adapt_connection)
         async with adapted._execute_mutex:
-            args = (adapted.aiosqlite, adapted.writer_lock, operation, parameters)
-            if adapted.inline(operation):
-                outcome = _execute(*args)
-            else:
-                outcome = await adapted.on_thread(_execute, *args)
+            outcome = await adapted.run(_execute, operation, parameters)
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows or ())
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
         adapted = cast(_OneHopConnection, self._adapt_connection)
+        small = len(seq_of_parameters) <= INLINE_MAX_ROWS
         async with adapted._execute_mutex:
-            args = (adapted.aiosqlite, adapted.writer_lock, operation, seq_of_parameters)
-            if len(seq_of_parameters) <= INLINE_MAX_ROWS and adapted.inline(operation):
-                self._rowcount = _execute_many(*args)
-            else:
-                self._rowcount = await adapted.on_thread(_execute_many, *args)
+            self._rowcount = await adapted.run(_execute_many, operation, seq_of_parameters, may_inline=small)
         self._description, self._lastrowid = None, None
         self._rows = collections.deque()
 
@@ -275,12 +271,27 @@ class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
         self._end("rollback")
 
     @property
-    def aiosqlite(self) -> aiosqlite.Connection:
+    def proxy(self) -> aiosqlite.Connection:
+        """aiosqlite's connection, which runs calls on its own thread."""
         return cast(aiosqlite.Connection, self._connection)
 
     async def on_thread(self, function: Callable[..., Any], *args: Any) -> Any:
         """`function(*args)` on the connection's own thread."""
         return await cast(Any, self._connection)._execute(function, *args)
+
+    async def run(
+        self,
+        function: Callable[[aiosqlite.Connection, WriterLock | None, str, Any], _T],
+        operation: str,
+        parameters: Any,
+        *,
+        may_inline: bool = True,
+    ) -> _T:
+        """`function` for one statement: here when `inline` says so, else on the connection's thread."""
+        args = (self.proxy, self.writer_lock, operation, parameters)
+        if may_inline and self.inline(operation):
+            return function(*args)
+        return cast(_T, await self.on_thread(function, *args))
 
     def inline(self, operation: str) -> bool:
         """Whether `operation` runs here, on the event loop's thread: every statement of a write
@@ -290,14 +301,13 @@ class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
             return False
         if lock.held:
             return True
-        return not self.aiosqlite._conn.in_transaction and _is_write(operation) and lock.try_acquire()
+        return not self.proxy._conn.in_transaction and _is_write(operation) and lock.try_acquire()
 
     def _end(self, how: str) -> None:
-        connection = self._connection
-        if not connection._connection:  # closed already (as the stock driver checks)
+        if not self.proxy._connection:  # closed already (as the stock driver checks)
             return
         lock = self.writer_lock
-        conn = self.aiosqlite._conn
+        conn = self.proxy._conn
         try:
             if lock is not None and lock.held:
                 _end(lock, getattr(conn, how))
@@ -306,7 +316,7 @@ class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
             else:  # nothing to end (sqlite3 would do nothing either): no round trip
                 return
             if lock is not None and _size(lock.wal_path) > CHECKPOINT_WAL_BYTES:
-                await_(self.on_thread(_checkpoint, connection))
+                await_(self.on_thread(_checkpoint, conn))
         except Exception as error:
             self._handle_exception(error)
 
@@ -337,14 +347,14 @@ class _OneHopDbapi(AsyncAdapt_aiosqlite_dbapi):
         kw["check_same_thread"] = False  # write transactions run on the event loop's thread
         stock = super().connect(*arg, **kw)
         lock = None if in_memory_or_uri else WriterLock(database, timeout_s=kw.get("timeout", 5.0))
-        connection = cast(aiosqlite.Connection, stock._connection)
+        connection = _OneHopConnection(self, stock._connection, lock)
         if lock is not None:  # checkpoints come after the lock is released (see the module docstring)
-            await_(cast(Any, connection)._execute(_no_autocheckpoint, connection))
-        return _OneHopConnection(self, connection, lock)
+            await_(connection.on_thread(_no_autocheckpoint, connection.proxy._conn))
+        return connection
 
 
-def _no_autocheckpoint(connection: aiosqlite.Connection) -> None:
-    connection._conn.execute("PRAGMA wal_autocheckpoint=0").close()
+def _no_autocheckpoint(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA wal_autocheckpoint=0").close()
 
 
 def sqlite_dbapi() -> AsyncAdapt_aiosqlite_dbapi:
