@@ -36,6 +36,7 @@ from gateway.errors import (
     UnsupportedMediaType,
 )
 from gateway.ratelimit import retry_after_header
+from gateway.store.uow import unavailable_reason
 
 __all__ = ["ProblemResponse", "install_problem_handlers", "problem"]
 
@@ -133,6 +134,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, GatewayError)
         if isinstance(exc, AuthError | Forbidden):
             _note_refusal(request, exc)
+        elif isinstance(exc, ServiceUnavailable):  # the client sees "database unavailable"; say why here
+            log.warning("%s %s: 503 %s (%s)", request.method, request.url.path, exc, unavailable_reason(exc))
         return gateway_problem(exc)
 
     async def on_http_error(_request: Request, exc: Exception) -> Response:

@@ -18,6 +18,27 @@ from gateway.localkafka import LocalKafka
 from tests.conftest import WCO_DIR, free_port
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A failed test's report carries the end of the gateway's log (the processes' own account of a
+    503 or a stall is otherwise lost with the test's temporary directory)."""
+    report: pytest.TestReport = yield
+    tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.failed and isinstance(tmp_path, Path):
+        logs = sorted(tmp_path.glob("**/*.log"), key=lambda path: (path.name == "gateway.log", str(path)))
+        for log in logs:  # the gateway's last, nearest the summary
+            keep = GATEWAY_LOG_LINES if log.name == "gateway.log" else OTHER_LOG_LINES
+            lines = log.read_text(errors="replace").splitlines()[-keep:]
+            title = f"{log.relative_to(tmp_path)} (last {len(lines)} lines)"
+            report.sections.append((title, "\n".join(lines)))
+    return report
+
+
+#: How much of each process log a failed end-to-end test's report shows.
+GATEWAY_LOG_LINES = 60
+OTHER_LOG_LINES = 15
+
+
 def tsw(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gateway", *args],

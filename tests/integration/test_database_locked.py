@@ -79,7 +79,7 @@ def _workers_alive() -> set[str]:
 
 
 async def test_writes_answer_503_with_retry_after_while_locked_and_nothing_is_half_written(
-    locked_gateway: RunningGateway,
+    locked_gateway: RunningGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
     running = locked_gateway
     trader = await running.add_client("locked-out-trader")
@@ -110,6 +110,9 @@ async def test_writes_answer_503_with_retry_after_while_locked_and_nothing_is_ha
         cancel = await running.http.post(f"/v1/declarations/{first['id']}/cancellation", headers=trader)
         assert cancel.status_code == 503
         assert "retry-after" in cancel.headers
+        # The trader reads "database unavailable"; the operator's log says why.
+        assert f"POST /v1/declarations/{first['id']}/cancellation: 503 database unavailable" in caplog.text
+        assert "(database is locked)" in caplog.text
         # Readers are not blocked in WAL mode: the trader still sees what it has.
         assert await _status(running, trader, first["id"]) == "ROUTED"
         await asyncio.sleep(2 * _BUSY_TIMEOUT_MS / 1000)  # the workers fail and back off meanwhile
