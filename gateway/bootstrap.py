@@ -40,7 +40,7 @@ from gateway.messaging.kafka import create_producer, create_response_consumer, e
 from gateway.messaging.relay import OutboxRelay
 from gateway.messaging.responses import ResponseConsumer
 from gateway.messaging.workers import MessagingWorkers
-from gateway.metrics import Metrics
+from gateway.metrics import Metrics, MetricsSnapshot
 from gateway.notifications import StatusFeed
 from gateway.ratelimit import RateLimits, TokenBuckets
 from gateway.signing_keys import SigningKeyService
@@ -124,13 +124,18 @@ class Gateway:
 
 
 def build_gateway(
-    settings: Settings, *, packs: Sequence[SchemaPack] | None = None, doorbells: Doorbells | None = None
+    settings: Settings,
+    *,
+    packs: Sequence[SchemaPack] | None = None,
+    doorbells: Doorbells | None = None,
+    messaging_metrics: MetricsSnapshot | None = None,
 ) -> Gateway:
-    """`doorbells`: shared with the messaging process when `TSW_MESSAGING=process` (`tsw serve`)."""
+    """`doorbells` and `messaging_metrics`: shared with the messaging process when
+    `TSW_MESSAGING=process` (`tsw serve`)."""
     engine = build_engine(settings)
     uow_factory = UnitOfWorkFactory(engine)
     keys = GatewayKeys.load_or_create(settings.keys_dir)
-    metrics = Metrics()
+    metrics = Metrics(messaging_snapshot=messaging_metrics)
     policy = _lvc_policy(settings)
     validator = DocumentValidator(
         list(packs) if packs is not None else load_packs(settings),

@@ -7,7 +7,8 @@ the outbox every `relay_idle_poll_ms` (an index-only query on the pending rows) 
 missed. The response consumer and the webhook dispatcher (`gateway.webhooks`) run here too; after each
 commit of status changes this process rings the status doorbell, which wakes the API's SSE feed.
 `MessagingSupervisor` starts the process, restarts it if it dies, and stops it with SIGTERM.
-Its counters (events published, failures) are logged; the gateway's `/metrics` reports the backlog.
+Its metrics (events published, relay failures, agency answers, webhook attempts) are published every
+`METRICS_EVERY_S` as a `MetricsSnapshot`, which the API's `/metrics` serves after its own.
 """
 
 from __future__ import annotations
@@ -28,33 +29,38 @@ from gateway.config import Settings
 from gateway.documents.signing import GatewayKeys
 from gateway.doorbell import Doorbells
 from gateway.logs import quiet_drivers
-from gateway.metrics import Metrics
+from gateway.metrics import Metrics, MetricsSnapshot
 from gateway.store.uow import UnitOfWorkFactory
 
 __all__ = ["MessagingSupervisor", "messaging_main"]
 
 log = logging.getLogger(__name__)
 
+#: How often the process publishes its metrics for the API's `/metrics` (at most this stale).
+METRICS_EVERY_S = 1.0
 
-def messaging_main(settings: Settings, doorbells: Doorbells) -> None:
+
+def messaging_main(settings: Settings, doorbells: Doorbells, metrics: MetricsSnapshot) -> None:
     """Entry point of the messaging process: run until SIGTERM."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s messaging %(name)s: %(message)s"
     )
     quiet_drivers()  # no statement parameters (documents) in the logs
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
-    uvloop.run(_run(settings, doorbells))
+    uvloop.run(_run(settings, doorbells, metrics))
 
 
-async def _run(settings: Settings, doorbells: Doorbells) -> None:
+async def _run(settings: Settings, doorbells: Doorbells, snapshot: MetricsSnapshot) -> None:
     engine = build_engine(settings)
     keys = GatewayKeys.load_or_create(settings.keys_dir)
+    metrics = Metrics()
     workers = build_messaging(
-        settings, UnitOfWorkFactory(engine), Metrics(), keys=keys, on_status_change=doorbells.status.ring
+        settings, UnitOfWorkFactory(engine), metrics, keys=keys, on_status_change=doorbells.status.ring
     )
     stopping = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
     orphan_watch = asyncio.create_task(_stop_when_orphaned(stopping))
+    publishing = asyncio.create_task(_publish_metrics(snapshot, metrics))
     await workers.start()
     doorbells.outbox.listen(workers.notify)
     log.info(
@@ -65,10 +71,25 @@ async def _run(settings: Settings, doorbells: Doorbells) -> None:
         await stopping.wait()
     finally:
         orphan_watch.cancel()
+        publishing.cancel()
         doorbells.outbox.stop_listening()
         await workers.stop()
         await engine.dispose()
+        _publish_once(snapshot, metrics)  # the last counts, for a scrape before the API stops too
         log.info("messaging workers stopped")
+
+
+async def _publish_metrics(snapshot: MetricsSnapshot, metrics: Metrics) -> None:
+    while True:
+        _publish_once(snapshot, metrics)
+        await asyncio.sleep(METRICS_EVERY_S)
+
+
+def _publish_once(snapshot: MetricsSnapshot, metrics: Metrics) -> None:
+    try:
+        snapshot.publish(metrics.messaging_registry)
+    except OSError as exc:  # a full or read-only disk must not stop the workers
+        log.warning("messaging metrics not published: %s", exc)
 
 
 async def _stop_when_orphaned(stopping: asyncio.Event, *, every_s: float = 1.0) -> None:
@@ -83,9 +104,17 @@ async def _stop_when_orphaned(stopping: asyncio.Event, *, every_s: float = 1.0) 
 class MessagingSupervisor:
     """Keeps one messaging process alive until `stop()`; restarts it (after `restart_delay_s`) if it dies."""
 
-    def __init__(self, settings: Settings, doorbells: Doorbells, *, restart_delay_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        doorbells: Doorbells,
+        metrics: MetricsSnapshot,
+        *,
+        restart_delay_s: float = 1.0,
+    ) -> None:
         self._settings = settings
         self._doorbells = doorbells
+        self._metrics = metrics
         self._restart_delay_s = restart_delay_s
         self._context = multiprocessing.get_context("spawn")
         self._process: BaseProcess | None = None
@@ -116,7 +145,9 @@ class MessagingSupervisor:
 
     def _spawn(self) -> None:
         process = self._context.Process(
-            target=messaging_main, args=(self._settings, self._doorbells), name="tsw-messaging"
+            target=messaging_main,
+            args=(self._settings, self._doorbells, self._metrics),
+            name="tsw-messaging",
         )
         process.start()
         self._process = process

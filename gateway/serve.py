@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import gc
 import signal
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
@@ -17,6 +21,7 @@ from gateway.doorbell import Doorbells
 from gateway.localkafka import LocalKafka
 from gateway.logs import configure_logging
 from gateway.messaging_process import MessagingSupervisor
+from gateway.metrics import MetricsSnapshot
 from gateway.stack import LocalServices
 
 __all__ = ["run_gateway", "run_stack"]
@@ -24,33 +29,45 @@ __all__ = ["run_gateway", "run_stack"]
 
 def run_gateway(settings: Settings, *, host: str, port: int, access_log: bool = False) -> None:
     configure_logging()
-    doorbells = Doorbells() if settings.messaging == "process" else None
-    app = create_app(build_gateway(settings, doorbells=doorbells))
-    # Compiled schemas, code lists and the app live as long as the process: move them out of the
-    # collector's generations so that full collections stay short under load.
-    gc.collect()
-    gc.freeze()
-    # uvicorn re-raises the signal that stopped it; turn SIGTERM into SystemExit so that the
-    # `finally` blocks here and in `run_stack` still stop the messaging process and the local broker.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    messaging = MessagingSupervisor(settings, doorbells) if doorbells is not None else None
-    if messaging is not None:
-        messaging.start()
-    try:
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            loop="uvloop",
-            http="httptools",
-            access_log=access_log,
-            proxy_headers=False,
-            log_level="info",
-            timeout_graceful_shutdown=10,
-        )
-    finally:
+    with _messaging_link(settings) as link:
+        doorbells, snapshot = link or (None, None)
+        app = create_app(build_gateway(settings, doorbells=doorbells, messaging_metrics=snapshot))
+        # Compiled schemas, code lists and the app live as long as the process: move them out of the
+        # collector's generations so that full collections stay short under load.
+        gc.collect()
+        gc.freeze()
+        # uvicorn re-raises the signal that stopped it; turn SIGTERM into SystemExit so that the
+        # `finally` blocks here and in `run_stack` still stop the messaging process and the local broker.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        messaging = MessagingSupervisor(settings, *link) if link is not None else None
         if messaging is not None:
-            messaging.stop()
+            messaging.start()
+        try:
+            uvicorn.run(
+                app,
+                host=host,
+                port=port,
+                loop="uvloop",
+                http="httptools",
+                access_log=access_log,
+                proxy_headers=False,
+                log_level="info",
+                timeout_graceful_shutdown=10,
+            )
+        finally:
+            if messaging is not None:
+                messaging.stop()
+
+
+@contextmanager
+def _messaging_link(settings: Settings) -> Iterator[tuple[Doorbells, MetricsSnapshot] | None]:
+    """What the API shares with a messaging process of its own (`TSW_MESSAGING=process`): the
+    doorbells, and a file in a private temporary directory for the messaging metrics."""
+    if settings.messaging != "process":
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="tsw-messaging-metrics-") as directory:
+        yield Doorbells(), MetricsSnapshot(Path(directory) / "metrics.prom")
 
 
 def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:

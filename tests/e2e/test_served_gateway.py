@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.localkafka import LocalKafka
 from tests.e2e.conftest import serve_gateway, tsw
@@ -55,6 +56,25 @@ def test_cli_round_trip_against_a_served_gateway(served: tuple[str, dict[str, st
             break
         assert time.monotonic() < deadline, status.stdout
         time.sleep(0.2)
+    # The relay runs in the messaging process; its counts reach the API's /metrics all the same.
+    while (published := _published(httpx.get(f"{url}/metrics").text)) < 1:
+        assert time.monotonic() < deadline + 5, "events published by the messaging process not in /metrics"
+        time.sleep(0.2)
+    assert published >= 1
+
+
+def _published(exposition: str) -> float:
+    """tsw_events_published summed over topics; each metric family once in the scrape."""
+    families = list(text_string_to_metric_families(exposition))
+    names = [family.name for family in families]
+    assert len(names) == len(set(names)), names
+    return sum(
+        sample.value
+        for family in families
+        if family.name == "tsw_events_published"
+        for sample in family.samples
+        if sample.name == "tsw_events_published_total"
+    )
 
 
 def test_a_commit_wakes_the_relay_in_the_messaging_process(tmp_path: Path, kafka: LocalKafka) -> None:

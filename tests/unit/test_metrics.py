@@ -1,0 +1,55 @@
+"""The gateway's metrics: one scrape shows the API's and the messaging workers', wherever those run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway.metrics import Metrics, MetricsSnapshot
+
+
+def _values(exposition: bytes) -> dict[str, float]:
+    families = list(text_string_to_metric_families(exposition.decode()))
+    names = [family.name for family in families]
+    assert len(names) == len(set(names)), f"a family twice in one scrape: {names}"
+    return {
+        f"{sample.name}{sorted(sample.labels.items())}": sample.value
+        for family in families
+        for sample in family.samples
+        if not sample.name.endswith("_created")
+    }
+
+
+def test_workers_in_the_same_process_are_counted_in_the_scrape() -> None:
+    metrics = Metrics()
+    metrics.submissions.labels("hk.tdec", "accepted").inc()
+    metrics.events_published.labels("tsw.route.customs").inc(2)
+    values = _values(metrics.render())
+    assert values["tsw_submissions_total[('document_type', 'hk.tdec'), ('outcome', 'accepted')]"] == 1
+    assert values["tsw_events_published_total[('topic', 'tsw.route.customs')]"] == 2
+
+
+def test_a_messaging_process_counts_reach_the_api_scrape_through_its_snapshot(tmp_path: Path) -> None:
+    snapshot = MetricsSnapshot(tmp_path / "metrics.prom")
+    api = Metrics(messaging_snapshot=snapshot)
+    messaging = Metrics()  # as built in the messaging process
+    api.submissions.labels("hk.tdec", "accepted").inc()
+    topic = "tsw_events_published_total[('topic', 'tsw.route.customs')]"
+
+    before = _values(api.render())  # nothing published yet: the workers' families, at zero
+    assert before["tsw_relay_failures_total[]"] == 0
+    assert topic not in before
+
+    messaging.events_published.labels("tsw.route.customs").inc(3)
+    messaging.answers.labels("applied").inc()
+    snapshot.publish(messaging.messaging_registry)
+    after = _values(api.render())
+    assert after[topic] == 3
+    assert after["tsw_agency_answers_total[('outcome', 'applied')]"] == 1
+    assert after["tsw_submissions_total[('document_type', 'hk.tdec'), ('outcome', 'accepted')]"] == 1
+
+    messaging.events_published.labels("tsw.route.customs").inc()
+    snapshot.publish(messaging.messaging_registry)
+    assert _values(api.render())[topic] == 4
+    assert [path.name for path in tmp_path.iterdir()] == ["metrics.prom"], "no partial file left behind"
