@@ -6,7 +6,6 @@ Under `CI=true` (and always, for Kafka) a missing service fails the test run; no
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -16,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.bench.processes import free_port as free_port  # re-exported: the tests take their ports here
+from gateway.bench.processes import free_ports as free_ports
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import REPO_ROOT, Settings
 from gateway.localkafka import LocalKafka
@@ -23,22 +24,15 @@ from gateway.localkafka import LocalKafka
 WCO_DIR = Path(os.environ.get("TSW_TEST_WCO_DIR", REPO_ROOT.parent / "shared" / "reference" / "wco-dms"))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     """A real single-node Kafka 4.x (KRaft) broker on free ports, for the whole session."""
-    port = free_port()
+    port, controller_port = free_ports(2)
     broker = LocalKafka(
         data_dir=tmp_path_factory.mktemp("kafka"),
         cache_dir=Settings().kafka_cache_dir,
         port=port,
-        controller_port=free_port(),
+        controller_port=controller_port,
     )
     broker.start(timeout_s=180)
     try:

@@ -18,14 +18,23 @@ import psutil
 
 from gateway.config import Settings
 
-__all__ = ["create_client", "free_port", "gateway_process", "rss_mb"]
+__all__ = ["create_client", "free_port", "free_ports", "gateway_process", "rss_mb"]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` different ports free on 127.0.0.1 now. Ports asked for one at a time can repeat: the
+    kernel may hand out a port it just took back (here, about one draw of six in a thousand had two
+    the same, and a Kafka cluster came up with two nodes on one port). These are held open together
+    while they are chosen."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return free_ports(1)[0]
 
 
 @contextlib.contextmanager

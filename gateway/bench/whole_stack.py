@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 from rich.console import Console
 
-from gateway.bench.processes import create_client, free_port, gateway_process, rss_mb
+from gateway.bench.processes import create_client, free_port, free_ports, gateway_process, rss_mb
 from gateway.config import Settings
 from gateway.localkafka import LocalKafka
 from gateway.stack import LocalServices
@@ -74,11 +74,12 @@ def whole_stack(
     agencies: Sequence[str],
     console: Console,
 ) -> Iterator[RunningStack]:
+    port, controller_port = free_ports(2)
     kafka = LocalKafka(
         data_dir=work_dir / "kafka",
         cache_dir=settings.kafka_cache_dir,
-        port=free_port(),
-        controller_port=free_port(),
+        port=port,
+        controller_port=controller_port,
     )
     console.print(f"starting a Kafka broker of its own on {kafka.bootstrap_servers}")
     kafka.start()
@@ -111,7 +112,7 @@ def _gateway_and_agencies(
         services = LocalServices(
             settings.model_copy(update={"data_dir": work_dir / "agencies"}),
             gateway_url=url,
-            ports={agency: free_port() for agency in agencies},
+            ports=dict(zip(agencies, free_ports(len(agencies)), strict=True)),
             latency_ms=0,
             env=_SIMULATOR_ENV,
         )

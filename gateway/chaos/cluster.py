@@ -20,7 +20,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 
-from gateway.bench.processes import free_port
+from gateway.bench.processes import free_ports
 from gateway.chaos import harness
 from gateway.chaos.report import ScenarioReport
 from gateway.chaos.scenario import ChaosContext, Scenario
@@ -38,10 +38,11 @@ _START_TIMEOUT_S = 240.0
 
 @contextlib.asynccontextmanager
 async def own_cluster(context: ChaosContext) -> AsyncIterator[LocalKafkaCluster]:
+    ports = free_ports(2 * NODES)  # a client and a controller port per node
     cluster = LocalKafkaCluster(
         data_dir=context.work_dir / "cluster",
         cache_dir=context.settings.kafka_cache_dir,
-        ports=[(free_port(), free_port()) for _ in range(NODES)],
+        ports=list(zip(ports[::2], ports[1::2], strict=True)),
     )
     context.progress(f"starting a {NODES}-node KRaft cluster on {cluster.bootstrap_servers}")
     await asyncio.to_thread(cluster.start, timeout_s=_START_TIMEOUT_S)

@@ -15,7 +15,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 
-from gateway.bench.processes import free_port
+from gateway.bench.processes import free_port, free_ports
 from gateway.chaos.ledger import RoutedRecord, judge, read_routed, wait_drained
 from gateway.chaos.load import LoadResult, SustainedLoad, example_documents
 from gateway.chaos.report import ScenarioReport
@@ -42,11 +42,12 @@ _RELOOK_S = 2.0  # after the outbox looked drained, how long lost declarations a
 @contextlib.asynccontextmanager
 async def own_broker(context: ChaosContext, *, name: str = "kafka") -> AsyncIterator[LocalKafka]:
     """A single-node broker of the scenario's own, on free ports in `work_dir/name`."""
+    port, controller_port = free_ports(2)
     kafka = LocalKafka(
         data_dir=context.work_dir / name,
         cache_dir=context.settings.kafka_cache_dir,
-        port=free_port(),
-        controller_port=free_port(),
+        port=port,
+        controller_port=controller_port,
     )
     context.progress(f"starting a Kafka broker on {kafka.bootstrap_servers}")
     await asyncio.to_thread(kafka.start, timeout_s=_BROKER_START_TIMEOUT_S)

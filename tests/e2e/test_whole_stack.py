@@ -19,7 +19,7 @@ import pytest
 
 from gateway.config import Settings
 from gateway.stack import LocalServices
-from tests.conftest import free_port
+from tests.conftest import free_ports
 from tests.e2e.conftest import tsw
 from tests.examples import content_type, examples, wco_samples
 
@@ -37,9 +37,8 @@ def stack(served: tuple[str, dict[str, str]], tmp_path: Path) -> Iterator[Stack]
     settings = Settings(
         data_dir=tmp_path / "stack", kafka_bootstrap_servers=env["TSW_KAFKA_BOOTSTRAP_SERVERS"]
     )
-    services = LocalServices(
-        settings, gateway_url=url, ports={a: free_port() for a in ("customs", "tid", "censtatd", "logistics")}
-    )
+    agencies = ("customs", "tid", "censtatd", "logistics")
+    services = LocalServices(settings, gateway_url=url, ports=dict(zip(agencies, free_ports(4), strict=True)))
     services.start()
     try:
         deadline = time.monotonic() + 60

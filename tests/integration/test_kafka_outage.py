@@ -13,7 +13,7 @@ import pytest
 from gateway.config import Settings
 from gateway.contracts.topics import route_topic
 from gateway.localkafka import LocalKafka
-from tests.conftest import free_port, gateway_settings, start_gateway
+from tests.conftest import free_ports, gateway_settings, start_gateway
 from tests.examples import content_type, examples
 from tests.kafka_helpers import consume_keys, headers_of
 
@@ -21,11 +21,12 @@ from tests.kafka_helpers import consume_keys, headers_of
 @pytest.fixture
 def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     """A broker of this test's own, so stopping it disturbs no other test."""
+    port, controller_port = free_ports(2)
     broker = LocalKafka(
         data_dir=tmp_path_factory.mktemp("outage-kafka"),
         cache_dir=Settings().kafka_cache_dir,
-        port=free_port(),
-        controller_port=free_port(),
+        port=port,
+        controller_port=controller_port,
     )
     broker.start(timeout_s=180)
     try:

@@ -7,7 +7,6 @@ it without disturbing the session broker. A missing `java` or `mvn` fails the te
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from gateway.bench.processes import free_ports
 from gateway.config import Settings
 from gateway.localkafka import LocalKafka
 
@@ -24,20 +24,14 @@ pytestmark = pytest.mark.kafka
 START_TIMEOUT_S = 180.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 async def broker(tmp_path: Path) -> AsyncIterator[LocalKafka]:
+    port, controller_port = free_ports(2)
     kafka = LocalKafka(
         data_dir=tmp_path / "kafka",
         cache_dir=Settings().kafka_cache_dir,
-        port=_free_port(),
-        controller_port=_free_port(),
+        port=port,
+        controller_port=controller_port,
         heap_mb=384,
     )
     try:
