@@ -57,8 +57,10 @@ class StatusFeed:
         late_commits: bool = True,
         patience_s: float = 60.0,
         queue_size: int = 10_000,
+        replay_page: int = 5_000,
     ) -> None:
         self._uow_factory = uow_factory
+        self._replay_page = replay_page
         self._poll_s = poll_s
         self._min_gap_s = min_gap_s
         self._patience_s = patience_s if late_commits else 0.0
@@ -93,11 +95,13 @@ class StatusFeed:
         queue: asyncio.Queue[StatusChange | None] = asyncio.Queue(self._queue_size)
         await self.ensure_running()
         self._subscribers[trader].add(queue)
-        replayed: set[int] = set()
+        live_above = self._cursor.low  # the feed publishes no id at or below this one again
+        replayed: set[int] = set()  # those the live queue may bring again
         try:
             if after is not None:
-                for missed in await self._read(after=after, trader=trader):
-                    replayed.add(missed.id)
+                async for missed in self._missed(trader, after=after):
+                    if missed.id > live_above:
+                        replayed.add(missed.id)
                     yield missed
             while True:
                 try:
@@ -114,6 +118,18 @@ class StatusFeed:
             self._subscribers[trader].discard(queue)
             if not self._subscribers[trader]:
                 del self._subscribers[trader]
+
+    async def _missed(self, trader: str, *, after: int) -> AsyncIterator[StatusChange]:
+        """Every change of the trader's after `after`, read a page at a time. Meanwhile live changes
+        queue up; a client too slow to take both falls behind, its stream ends, and it resumes from
+        the last id it read."""
+        while True:
+            page = await self._read(after=after, trader=trader, limit=self._replay_page)
+            for change in page:
+                yield change
+            if len(page) < self._replay_page:
+                return
+            after = page[-1].id
 
     async def ensure_running(self) -> None:
         """Start the poller if it is not running (reading where the feed begins). Raises
@@ -163,7 +179,7 @@ class StatusFeed:
         return HistoryCursor.at_latest(high, present=present, lookback=LOOKBACK, patience_s=self._patience_s)
 
     async def _read(
-        self, *, after: int, also: Collection[int] = (), trader: str | None = None
+        self, *, after: int, also: Collection[int] = (), trader: str | None = None, limit: int = 5_000
     ) -> list[StatusChange]:
         where = (
             [or_(declarations.c.trader == trader, declarations.c.on_behalf_of == trader)]
@@ -171,4 +187,4 @@ class StatusFeed:
             else []
         )
         async with self._uow_factory() as uow:
-            return await read_status_changes(uow.connection, after=after, also=also, where=where)
+            return await read_status_changes(uow.connection, after=after, also=also, where=where, limit=limit)
