@@ -368,6 +368,13 @@ def bench_clearance(
     work_dir: Annotated[
         Path | None, typer.Option(help="Keep logs and databases here (an empty directory).")
     ] = None,
+    postgres_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the gateway on PostgreSQL: a database of its own is made on this server "
+            "(postgresql+asyncpg://user:pw@host/db; needs CREATEDB) and dropped after. Default SQLite."
+        ),
+    ] = None,
 ) -> None:
     """The response loop: 202 -> CLEARED as a trader sees it on /v1/events, at a steady rate.
 
@@ -387,6 +394,7 @@ def bench_clearance(
         pack_dir=pack,
         document=document,
         work_dir=work_dir,
+        postgres_url=postgres_url,
     )
     try:
         result = run_clearance_bench(Settings(), options=options, console=console)

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import orjson
 from rich.console import Console
 
@@ -30,6 +31,7 @@ from gateway.bench.client import Target
 from gateway.bench.events import StatusWatch
 from gateway.bench.history import accepted_to_cleared_s
 from gateway.bench.load import Answer, drive, paced
+from gateway.bench.processes import fresh_postgres_database
 from gateway.bench.whole_stack import RunningStack, whole_stack
 from gateway.bench.workload import BenchSetupError, Workload, load_workload
 from gateway.config import Settings
@@ -50,6 +52,7 @@ class ClearanceOptions:
     pack_dir: Path | None = None
     document: Path | None = None
     work_dir: Path | None = None  # kept after the run (logs, databases); default a temporary one
+    postgres_url: str | None = None  # a server to make the gateway's database on; default SQLite
 
 
 @dataclass
@@ -111,12 +114,14 @@ def run_clearance_bench(
     workload = load_workload(options.pack_dir, options.document)
     with (
         _work_dir(options.work_dir) as work_dir,
+        _database(options.postgres_url, console) as database_url,
         whole_stack(
             settings,
             work_dir=work_dir,
             pack_dir=workload.pack.directory,
             agencies=workload.routes,
             console=console,
+            database_url=database_url,
         ) as stack,
     ):
         return asyncio.run(_measure(stack, workload, options=options, console=console))
@@ -132,6 +137,20 @@ def _work_dir(given: Path | None) -> Iterator[Path]:
     if any(given.iterdir()):
         raise BenchSetupError(f"--work-dir {given} is not empty")
     yield given
+
+
+@contextlib.contextmanager
+def _database(postgres_url: str | None, console: Console) -> Iterator[str | None]:
+    """None (SQLite in the gateway's directory), or a fresh database on the given PostgreSQL server."""
+    if postgres_url is None:
+        yield None
+        return
+    try:
+        with fresh_postgres_database(postgres_url) as url:
+            console.print(f"the gateway's database: {url.rsplit('/', 1)[-1]} on the PostgreSQL server given")
+            yield url
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise BenchSetupError(f"cannot make a database on --postgres-url: {exc}") from exc
 
 
 async def _measure(

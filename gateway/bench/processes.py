@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -18,7 +19,14 @@ import psutil
 
 from gateway.config import Settings
 
-__all__ = ["create_client", "free_port", "free_ports", "gateway_process", "rss_mb"]
+__all__ = [
+    "create_client",
+    "free_port",
+    "free_ports",
+    "fresh_postgres_database",
+    "gateway_process",
+    "rss_mb",
+]
 
 
 def free_ports(count: int) -> list[int]:
@@ -39,12 +47,18 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def gateway_process(
-    settings: Settings, data_dir: Path, *, port: int, env: Mapping[str, str] | None = None
+    settings: Settings,
+    data_dir: Path,
+    *,
+    port: int,
+    env: Mapping[str, str] | None = None,
+    database_url: str | None = None,
 ) -> Iterator[psutil.Process]:
     """`tsw serve --port PORT` on `data_dir` and `settings`' broker, healthy; stopped on exit.
 
     `env` adds to (or overrides) the `TSW_*` environment the gateway inherits. The load generator is
-    one API client standing for many traders, so the per-client rate limit is off unless set.
+    one API client standing for many traders, so the per-client rate limit is off unless set. The
+    database is SQLite in `data_dir` unless `database_url` names another (never the environment's).
     """
     environment = {
         "TSW_RATE_LIMIT_PER_S": "0",
@@ -55,6 +69,8 @@ def gateway_process(
         **(env or {}),
     }
     environment.pop("TSW_DATABASE_URL", None)
+    if database_url is not None:
+        environment["TSW_DATABASE_URL"] = database_url
     log = (data_dir / "gateway.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
@@ -86,14 +102,16 @@ def _wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the gateway did not become healthy within 60 s")
 
 
-def create_client(data_dir: Path, *, name: str = "bench-trader") -> str:
-    """A trader in `data_dir`'s database (migrated first); returns its API key."""
+def create_client(data_dir: Path, *, name: str = "bench-trader", database_url: str | None = None) -> str:
+    """A trader in the database `gateway_process` would use (migrated first); returns its API key."""
     from gateway.clients import ClientService
     from gateway.store.database import create_engine, migrate
     from gateway.store.uow import UnitOfWorkFactory
 
     async def run() -> str:
-        engine = create_engine(Settings(data_dir=data_dir).effective_database_url)
+        engine = create_engine(
+            database_url or Settings(data_dir=data_dir, database_url=None).effective_database_url
+        )
         try:
             await migrate(engine)
             _, api_key = await ClientService(UnitOfWorkFactory(engine)).add(name, role="trader")
@@ -102,6 +120,29 @@ def create_client(data_dir: Path, *, name: str = "bench-trader") -> str:
         return api_key
 
     return asyncio.run(run())
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(server_url: str) -> Iterator[str]:
+    """A new empty database on the PostgreSQL server of `server_url` (any database on it: the
+    connection is made there), dropped on exit; its `postgresql+asyncpg` URL. Needs CREATEDB."""
+    import asyncpg
+
+    name = f"tsw_bench_{uuid.uuid4().hex[:12]}"
+    dsn = server_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+    async def run(statement: str) -> None:
+        admin = await asyncpg.connect(dsn)
+        try:
+            await admin.execute(statement)
+        finally:
+            await admin.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def rss_mb(process: psutil.Process) -> float:

@@ -73,7 +73,9 @@ def whole_stack(
     pack_dir: Path,
     agencies: Sequence[str],
     console: Console,
+    database_url: str | None = None,
 ) -> Iterator[RunningStack]:
+    """`database_url`: the gateway's database (default SQLite in `work_dir/gateway`)."""
     port, controller_port = free_ports(2)
     kafka = LocalKafka(
         data_dir=work_dir / "kafka",
@@ -90,6 +92,7 @@ def whole_stack(
             pack_dir=pack_dir,
             agencies=agencies,
             console=console,
+            database_url=database_url,
         ) as running:
             broker = {} if kafka.pid is None else {"Kafka broker": psutil.Process(kafka.pid)}
             yield replace(running, others={**running.others, **broker})
@@ -99,16 +102,22 @@ def whole_stack(
 
 @contextlib.contextmanager
 def _gateway_and_agencies(
-    settings: Settings, *, work_dir: Path, pack_dir: Path, agencies: Sequence[str], console: Console
+    settings: Settings,
+    *,
+    work_dir: Path,
+    pack_dir: Path,
+    agencies: Sequence[str],
+    console: Console,
+    database_url: str | None,
 ) -> Iterator[RunningStack]:
     gateway_dir = work_dir / "gateway"
     gateway_dir.mkdir()
-    api_key = create_client(gateway_dir)
+    api_key = create_client(gateway_dir, database_url=database_url)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {"TSW_SCHEMA_PACKS": str(pack_dir), "TSW_MESSAGING": "process"}
     console.print(f"starting the gateway on {url}; {', '.join(agencies)}: simulator and adapter")
-    with gateway_process(settings, gateway_dir, port=port, env=env) as process:
+    with gateway_process(settings, gateway_dir, port=port, env=env, database_url=database_url) as process:
         services = LocalServices(
             settings.model_copy(update={"data_dir": work_dir / "agencies"}),
             gateway_url=url,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 
+import asyncpg
 import pytest
 from rich.console import Console
 
@@ -16,9 +18,19 @@ from tests.conftest import WCO_DIR
 pytestmark = [pytest.mark.slow, pytest.mark.kafka]
 
 
-def test_a_short_run_clears_every_declaration(tmp_path: Path) -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_short_run_clears_every_declaration(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
+    postgres_url = request.getfixturevalue("postgres_url") if database == "postgresql" else None
     options = ClearanceOptions(
-        rate=20, seconds=2, warmup_s=1, timeout_s=60, pack_dir=WCO_DIR, work_dir=tmp_path / "bench"
+        rate=20,
+        seconds=2,
+        warmup_s=1,
+        timeout_s=60,
+        pack_dir=WCO_DIR,
+        work_dir=tmp_path / "bench",
+        postgres_url=postgres_url,
     )
     output = io.StringIO()
     console = Console(file=output, width=200)
@@ -32,3 +44,16 @@ def test_a_short_run_clears_every_declaration(tmp_path: Path) -> None:
     assert all(0 < seconds < 60 for seconds in result.client_s + result.server_s)
     assert "202 -> CLEARED (trader, SSE)" in output.getvalue()
     assert not (tmp_path / "bench" / "kafka" / "kafka.pid").exists(), "the broker was left running"
+    if postgres_url is not None:
+        assert "on the PostgreSQL server given" in output.getvalue()
+        assert not (tmp_path / "bench" / "gateway" / "tsw.db").exists(), "the gateway ran on PostgreSQL"
+        assert not asyncio.run(_bench_databases(postgres_url)), "the bench's database was left behind"
+
+
+async def _bench_databases(postgres_url: str) -> list[str]:
+    connection = await asyncpg.connect(postgres_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        rows = await connection.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'tsw_bench_%'")
+    finally:
+        await connection.close()
+    return [row["datname"] for row in rows]
