@@ -145,12 +145,13 @@ def _database(postgres_url: str | None, console: Console) -> Iterator[str | None
     if postgres_url is None:
         yield None
         return
-    try:
-        with fresh_postgres_database(postgres_url) as url:
-            console.print(f"the gateway's database: {url.rsplit('/', 1)[-1]} on the PostgreSQL server given")
-            yield url
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise BenchSetupError(f"cannot make a database on --postgres-url: {exc}") from exc
+    with contextlib.ExitStack() as stack:
+        try:  # only the making of the database: what fails during the run is the run's
+            url = stack.enter_context(fresh_postgres_database(postgres_url))
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise BenchSetupError(f"cannot make a database on --postgres-url: {exc}") from exc
+        console.print(f"the gateway's database: {url.rsplit('/', 1)[-1]} on the PostgreSQL server given")
+        yield url
 
 
 async def _measure(
