@@ -4,12 +4,16 @@
 gateway's JWKS (every key in `TSW_DATA_DIR/keys`, rotated ones included), or the JWKS given with
 `--jwks` (a file or a URL, e.g. `http://127.0.0.1:8000/.well-known/jwks.json`). It exits 0 and
 prints the counts when the log is intact, else names the first edited, inserted or deleted entry and
-exits 1.
+exits 1. With `--checkpoints FILE` it also holds the database to checkpoints kept outside it, as
+`checkpoints` prints them (`gateway.audit.kept`): a log cut short together with its later
+checkpoints no longer verifies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -30,19 +34,29 @@ def verify(
     jwks: Annotated[
         str | None, typer.Option(help="JWKS file or URL (default: the keys in TSW_DATA_DIR/keys).")
     ] = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="Checkpoints kept outside the database (JSON lines from `tsw audit checkpoints`)."),
+    ] = None,
 ) -> None:
     """Recompute the hash chain and check every signed checkpoint; exit 1 at the first tampered entry."""
+    from gateway.audit.kept import KeptCheckpointsError, read_kept_checkpoints
     from gateway.audit.verify import verify_audit_log
     from gateway.store.database import create_engine
     from gateway.store.uow import UnitOfWorkFactory
 
     settings = Settings()
     keys = _jwks(jwks, settings)
+    try:
+        kept = read_kept_checkpoints(checkpoints) if checkpoints is not None else []
+    except (OSError, KeptCheckpointsError) as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
 
     async def run() -> Any:
         engine = create_engine(settings.effective_database_url)
         try:
-            return await verify_audit_log(UnitOfWorkFactory(engine), jwks=keys)
+            return await verify_audit_log(UnitOfWorkFactory(engine), jwks=keys, kept=kept)
         finally:
             await engine.dispose()
 
@@ -54,6 +68,30 @@ def verify(
         f"audit log OK: {report.entries} entries, {report.checkpoints} signed checkpoints, "
         f"{report.history_rows} status changes matched, {report.unchained} not yet chained"
     )
+
+
+@audit_app.command("checkpoints")
+def checkpoints(
+    after: Annotated[int, typer.Option(help="Only those with a seq above this one.")] = 0,
+) -> None:
+    """Print the signed checkpoints as JSON lines, to keep outside the database (and give to verify)."""
+    from gateway.audit.kept import checkpoint_lines
+    from gateway.store.database import create_engine
+    from gateway.store.uow import UnitOfWorkFactory
+
+    settings = Settings()
+
+    async def run() -> bytes:
+        engine = create_engine(settings.effective_database_url)
+        try:
+            async with UnitOfWorkFactory(engine)() as uow:
+                found = await uow.audit.checkpoints()
+        finally:
+            await engine.dispose()
+        return checkpoint_lines(checkpoint for checkpoint in found if checkpoint.seq > after)
+
+    sys.stdout.buffer.write(asyncio.run(run()))
+    sys.stdout.flush()
 
 
 @audit_app.command("chain")

@@ -17,14 +17,17 @@ The first problem in chain order is reported (a checkpoint problem at its `seq`)
 entries are also checked against the `status_history` rows they cover (`history` problems: a
 status change edited, inserted or deleted after it was audited).
 
+Checkpoints kept outside the database (`gateway.audit.kept`) count as checkpoints too; a database
+checkpoint that differs from the kept copy at its `seq` is a `checkpoint` problem.
+
 What it cannot see: entries appended or removed after the last checkpoint by someone who also
 recomputes the hashes (the chain alone cannot tell; checkpoints every few seconds bound the window),
-and a rewrite that deletes every checkpoint after it (publish checkpoints elsewhere to close that).
+and, without kept copies, a rewrite that deletes every checkpoint after the entries it removed.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -66,30 +69,47 @@ class AuditReport:
 
 
 async def verify_audit_log(
-    uow_factory: UnitOfWorkFactory, *, jwks: Mapping[str, Any], page: int = 5000
+    uow_factory: UnitOfWorkFactory,
+    *,
+    jwks: Mapping[str, Any],
+    page: int = 5000,
+    kept: Sequence[Checkpoint] = (),
 ) -> AuditReport:
-    """Check the whole audit log; read-only."""
+    """Check the whole audit log, and hold it to the checkpoints `kept` outside it; read-only."""
     async with uow_factory() as uow:
         checkpoints = await uow.audit.checkpoints()
         unchained = await uow.audit.unchained_count()
-    walk = _Walk(checkpoints, jwks=jwks)
+    stored = {checkpoint.seq: checkpoint for checkpoint in checkpoints}
+    walk = _Walk([*checkpoints, *kept], jwks=jwks)  # a kept copy stands in for the stored one
     async for entry in _entries(uow_factory, page=page):
         walk.step(entry)
         if walk.problem is not None:
             break
     else:
         walk.finish()
-    problem = walk.problem
+    problem = walk.problem or _differing(stored, kept)
     history_rows = 0
     if problem is None:
         problem, history_rows = await _check_history(uow_factory, walk.status_entries)
     return AuditReport(
         entries=walk.count,
-        checkpoints=len(checkpoints),
+        checkpoints=len(stored.keys() | {checkpoint.seq for checkpoint in kept}),
         unchained=unchained,
         history_rows=history_rows,
         problem=problem,
     )
+
+
+def _differing(stored: Mapping[int, Checkpoint], kept: Sequence[Checkpoint]) -> AuditProblem | None:
+    """The first database checkpoint that is not the kept copy of its `seq` (the chain matched the
+    kept one, so it is the database's that was changed)."""
+    for copy in sorted(kept, key=lambda checkpoint: checkpoint.seq):
+        own = stored.get(copy.seq)
+        if own is not None and (own.hash, own.signature) != (copy.hash, copy.signature):
+            return AuditProblem(
+                copy.seq, "checkpoint", "the database's checkpoint differs from the kept copy"
+            )
+    return None
 
 
 async def _entries(uow_factory: UnitOfWorkFactory, *, page: int) -> AsyncIterator[ChainedEntry]:

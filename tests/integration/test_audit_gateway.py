@@ -4,6 +4,7 @@ a status history row changed after it was audited is reported too. Both database
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -133,3 +134,44 @@ async def test_tsw_audit_verify_command(running: RunningGateway) -> None:
     bad = await asyncio.to_thread(CliRunner().invoke, app, ["audit", "verify"], env=env)
     assert bad.exit_code == 1
     assert "entry 1: edited" in bad.output
+
+
+async def test_checkpoints_kept_outside_the_database(running: RunningGateway, tmp_path: Path) -> None:
+    """`tsw audit checkpoints` prints what `tsw audit verify --checkpoints` reads back."""
+    trader = await running.add_client("audit-kept")
+    path = examples("hk.tdec", suffix=".json")[0]
+    headers = {**trader, **_JSON}
+    answer = await running.http.post("/v1/declarations", content=path.read_bytes(), headers=headers)
+    assert answer.status_code == 202
+    await _entries(running)
+    env = {
+        "TSW_DATA_DIR": str(running.settings.data_dir),
+        "TSW_DATABASE_URL": running.settings.effective_database_url,
+    }
+
+    async def tsw(*args: str) -> Any:
+        return await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
+
+    printed = await tsw("audit", "checkpoints")
+    assert printed.exit_code == 0, printed.output
+    lines = [orjson.loads(line) for line in printed.output.splitlines()]
+    assert lines and all(set(line) == {"seq", "hash", "at", "kid", "signature"} for line in lines)
+    last = lines[-1]["seq"]
+    assert (await tsw("audit", "checkpoints", "--after", str(last))).output == ""
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text(printed.output)
+    ok = await tsw("audit", "verify", "--checkpoints", str(kept))
+    assert ok.exit_code == 0, ok.output
+
+    async with running.gateway.engine.begin() as connection:  # the log cut short, checkpoints too
+        await connection.execute(text("DELETE FROM audit_checkpoints"))
+        await connection.execute(text("DELETE FROM audit_log WHERE seq >= :last"), {"last": last})
+    assert (await tsw("audit", "verify")).exit_code == 0, "the database alone cannot tell"
+    cut = await tsw("audit", "verify", "--checkpoints", str(kept))
+    assert cut.exit_code == 1
+    assert f"entry {last}: deleted" in cut.output
+
+    kept.write_text("not a checkpoint\n")
+    unreadable = await tsw("audit", "verify", "--checkpoints", str(kept))
+    assert unreadable.exit_code == 2
+    assert "line 1: not a checkpoint" in " ".join(unreadable.output.split())  # as rich wrapped it

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,10 @@ from sqlalchemy import text
 
 from gateway.audit.chain import AuditEvent, link
 from gateway.audit.chainer import CHECKPOINT_TYP, AuditChainer
+from gateway.audit.kept import checkpoint_lines, read_kept_checkpoints
 from gateway.audit.verify import AuditReport, verify_audit_log
 from gateway.documents.signing import GatewayKeys
+from gateway.store.audit import Checkpoint
 from gateway.store.database import create_engine, migrate
 from gateway.store.uow import UnitOfWorkFactory
 from tests.conftest import fresh_postgres_database
@@ -39,8 +41,16 @@ class AuditDb:
             result = await connection.execute(text("SELECT * FROM audit_log WHERE seq = :seq"), {"seq": seq})
             return result.one()
 
-    async def verify(self) -> AuditReport:
-        return await verify_audit_log(self.uow_factory, jwks=self.keys.jwks(), page=5)
+    async def verify(self, kept: list[Checkpoint] | None = None) -> AuditReport:
+        return await verify_audit_log(self.uow_factory, jwks=self.keys.jwks(), page=5, kept=kept or [])
+
+    async def kept_copies(self, tmp_path: Path) -> list[Checkpoint]:
+        """The checkpoints as `tsw audit checkpoints` prints them, read back from a file."""
+        async with self.uow_factory() as uow:
+            stored = await uow.audit.checkpoints()
+        path = tmp_path / "kept.jsonl"
+        path.write_bytes(checkpoint_lines(stored))
+        return read_kept_checkpoints(path)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -181,6 +191,38 @@ async def test_a_rechained_deletion_is_caught_by_the_next_checkpoint(audit_db: A
         )
         prev = digest
     assert _problem(await audit_db.verify()) == (5, "checkpoint")  # after checkpoint 4, up to 8
+
+
+async def test_a_tail_cut_with_its_checkpoints_is_caught_by_the_kept_copies(
+    audit_db: AuditDb, tmp_path: Path
+) -> None:
+    kept = await audit_db.kept_copies(tmp_path)
+    assert [checkpoint.seq for checkpoint in kept] == [4, 8, 12]
+    assert (await audit_db.verify(kept)).ok
+    await audit_db.sql("DELETE FROM audit_log WHERE seq > 6")
+    await audit_db.sql("DELETE FROM audit_checkpoints WHERE seq > 4")
+    assert (await audit_db.verify()).ok, "the database alone cannot tell"
+    report = await audit_db.verify(kept)
+    assert _problem(report) == (7, "deleted") and "checkpoint 12" in str(report.problem)
+
+
+async def test_a_kept_copy_is_held_to_the_gateway_key(audit_db: AuditDb, tmp_path: Path) -> None:
+    kept = await audit_db.kept_copies(tmp_path)
+    rogue = GatewayKeys.ephemeral()
+    payload = orjson.dumps({"seq": 8, "hash": kept[1].hash, "at": "2026-11-28T08:00:00.000000Z"})
+    kept[1] = replace(kept[1], signature=rogue.sign_compact(payload, typ=CHECKPOINT_TYP))
+    assert _problem(await audit_db.verify(kept)) == (8, "checkpoint")
+
+
+async def test_a_database_checkpoint_unlike_its_kept_copy(audit_db: AuditDb, tmp_path: Path) -> None:
+    """Checkpoint 8's row given checkpoint 4's signature: the chain matches the kept copy; the row not."""
+    kept = await audit_db.kept_copies(tmp_path)
+    await audit_db.sql(
+        "UPDATE audit_checkpoints SET signature = :other WHERE seq = 8", other=kept[0].signature
+    )
+    assert _problem(await audit_db.verify()) == (8, "checkpoint")  # the stored one alone fails too
+    report = await audit_db.verify(kept)
+    assert _problem(report) == (8, "checkpoint") and "kept copy" in str(report.problem)
 
 
 def _sqlite(db: AuditDb) -> bool:
