@@ -201,11 +201,12 @@ class AnswerService:
             return (
                 f"refused: {response.in_reply_to} is not a bulk event of this lodgement for {response.agency}"
             )
-        await uow.answers.confirm_published_many([response.in_reply_to], at=at)
-        targets, all_published = await uow.answers.bulk_targets(response.bulk_id)
+        # The declarations before the outbox row, as everywhere (no deadlock with the relay).
         current = await uow.answers.bulk_states(
             response.bulk_id, [a.declaration_id for a in response.answers]
         )
+        await uow.answers.confirm_published_many([response.in_reply_to], at=at)
+        targets, all_published = await uow.answers.bulk_targets(response.bulk_id)
         live = [
             a
             for a in response.answers

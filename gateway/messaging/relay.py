@@ -157,12 +157,13 @@ class OutboxRelay:
 
     async def _mark_published(self, pending: list[PendingEvent]) -> None:
         now = datetime.now(UTC)
+        singles = sorted({event.declaration_id for event in pending if event.declaration_id})
+        bulks = sorted({event.bulk_id for event in pending if event.bulk_id})
         async with self._uow_factory() as uow:
+            await uow.declarations.lock_for_routing(singles, bulks)  # before the outbox: no deadlock
             await uow.outbox.mark_published([event.outbox_id for event in pending], at=now)
-            singles = sorted({event.declaration_id for event in pending if event.declaration_id})
             if singles:
                 await uow.declarations.mark_routed(singles, at=now)
-            bulks = sorted({event.bulk_id for event in pending if event.bulk_id})
             if bulks:
                 await uow.declarations.mark_bulk_routed(bulks, at=now)
             await uow.commit()
