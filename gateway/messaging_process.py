@@ -87,7 +87,7 @@ async def _publish_metrics(snapshot: MetricsSnapshot, metrics: Metrics) -> None:
 
 def _publish_once(snapshot: MetricsSnapshot, metrics: Metrics) -> None:
     try:
-        snapshot.publish(metrics.messaging_registry)
+        snapshot.publish(metrics.messaging_exposition())
     except OSError as exc:  # a full or read-only disk must not stop the workers
         log.warning("messaging metrics not published: %s", exc)
 

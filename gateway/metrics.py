@@ -10,6 +10,7 @@ registry followed by that snapshot, so one scrape sees both processes.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +28,10 @@ class MetricsSnapshot:
 
     path: Path
 
-    def publish(self, registry: CollectorRegistry) -> None:
+    def publish(self, exposition: bytes) -> None:
         """Replace the file at once: a reader sees the previous snapshot or this one, never a mix."""
         partial = self.path.with_name(self.path.name + ".partial")
-        partial.write_bytes(generate_latest(registry))
+        partial.write_bytes(exposition)
         os.replace(partial, self.path)
 
     def read(self) -> bytes:
@@ -95,9 +96,20 @@ class Metrics:
             ["outcome"],
             registry=self.messaging_registry,
         )
+        self._messaging_at = Gauge(
+            "tsw_messaging_metrics_time_seconds",
+            "When the messaging workers' metrics were taken (Unix time): far behind the scrape, their "
+            "process is stuck or gone.",
+            registry=self.messaging_registry,
+        )
+
+    def messaging_exposition(self) -> bytes:
+        """The messaging workers' metrics now, in the text format."""
+        self._messaging_at.set(time.time())
+        return generate_latest(self.messaging_registry)
 
     def render(self) -> bytes:
         """The API's metrics and the messaging workers' (from their process's last snapshot, when they
         run apart and it has published one)."""
         messaging = self._messaging_snapshot.read() if self._messaging_snapshot is not None else b""
-        return generate_latest(self.registry) + (messaging or generate_latest(self.messaging_registry))
+        return generate_latest(self.registry) + (messaging or self.messaging_exposition())

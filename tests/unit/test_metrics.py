@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -28,6 +29,7 @@ def test_workers_in_the_same_process_are_counted_in_the_scrape() -> None:
     values = _values(metrics.render())
     assert values["tsw_submissions_total[('document_type', 'hk.tdec'), ('outcome', 'accepted')]"] == 1
     assert values["tsw_events_published_total[('topic', 'tsw.route.customs')]"] == 2
+    assert abs(values["tsw_messaging_metrics_time_seconds[]"] - time.time()) < 5  # taken just now
 
 
 def test_a_messaging_process_counts_reach_the_api_scrape_through_its_snapshot(tmp_path: Path) -> None:
@@ -43,13 +45,18 @@ def test_a_messaging_process_counts_reach_the_api_scrape_through_its_snapshot(tm
 
     messaging.events_published.labels("tsw.route.customs").inc(3)
     messaging.answers.labels("applied").inc()
-    snapshot.publish(messaging.messaging_registry)
+    snapshot.publish(messaging.messaging_exposition())
     after = _values(api.render())
     assert after[topic] == 3
     assert after["tsw_agency_answers_total[('outcome', 'applied')]"] == 1
     assert after["tsw_submissions_total[('document_type', 'hk.tdec'), ('outcome', 'accepted')]"] == 1
 
     messaging.events_published.labels("tsw.route.customs").inc()
-    snapshot.publish(messaging.messaging_registry)
-    assert _values(api.render())[topic] == 4
+    snapshot.publish(messaging.messaging_exposition())
+    published_at = time.time()
+    time.sleep(0.01)
+    later = _values(api.render())
+    assert later[topic] == 4
+    # When the snapshot was taken, not when it was read: a stuck messaging process shows.
+    assert later["tsw_messaging_metrics_time_seconds[]"] <= published_at
     assert [path.name for path in tmp_path.iterdir()] == ["metrics.prom"], "no partial file left behind"
