@@ -10,13 +10,19 @@ registry followed by that snapshot, so one scrape sees both processes.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["Metrics", "MetricsSnapshot"]
+__all__ = ["Metrics", "MetricsSnapshot", "private_snapshot"]
+
+_SNAPSHOT_DIR_PREFIX = "tsw-messaging-metrics-"
 
 _LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
@@ -40,6 +46,30 @@ class MetricsSnapshot:
             return self.path.read_bytes()
         except FileNotFoundError:
             return b""
+
+
+@contextmanager
+def private_snapshot() -> Iterator[MetricsSnapshot]:
+    """A snapshot in a temporary directory of this process's own, removed on exit. The directories
+    of gateway processes that died without removing theirs (killed, crashed) are removed first."""
+    parent = Path(tempfile.gettempdir())
+    _remove_orphaned(parent)
+    prefix = f"{_SNAPSHOT_DIR_PREFIX}{os.getpid()}-"
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=parent) as directory:
+        yield MetricsSnapshot(Path(directory) / "metrics.prom")
+
+
+def _remove_orphaned(parent: Path) -> None:
+    for directory in parent.glob(f"{_SNAPSHOT_DIR_PREFIX}*-*"):
+        pid = directory.name.removeprefix(_SNAPSHOT_DIR_PREFIX).split("-", 1)[0]
+        try:
+            if not pid.isdigit() or directory.stat().st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:  # its process is gone
+            shutil.rmtree(directory, ignore_errors=True)
+        except OSError:  # alive under another user, or the directory went meanwhile
+            continue
 
 
 class Metrics:

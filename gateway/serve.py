@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import gc
 import signal
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import FrameType
 
 import uvicorn
@@ -21,7 +19,7 @@ from gateway.doorbell import Doorbells
 from gateway.localkafka import LocalKafka
 from gateway.logs import configure_logging
 from gateway.messaging_process import MessagingSupervisor
-from gateway.metrics import MetricsSnapshot
+from gateway.metrics import MetricsSnapshot, private_snapshot
 from gateway.stack import LocalServices
 
 __all__ = ["run_gateway", "run_stack"]
@@ -66,8 +64,8 @@ def _messaging_link(settings: Settings) -> Iterator[tuple[Doorbells, MetricsSnap
     if settings.messaging != "process":
         yield None
         return
-    with tempfile.TemporaryDirectory(prefix="tsw-messaging-metrics-") as directory:
-        yield Doorbells(), MetricsSnapshot(Path(directory) / "metrics.prom")
+    with private_snapshot() as snapshot:
+        yield Doorbells(), snapshot
 
 
 def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.metrics import Metrics, MetricsSnapshot
+from gateway.metrics import Metrics, MetricsSnapshot, private_snapshot
 
 
 def _values(exposition: bytes) -> dict[str, float]:
@@ -60,3 +65,25 @@ def test_a_messaging_process_counts_reach_the_api_scrape_through_its_snapshot(tm
     # When the snapshot was taken, not when it was read: a stuck messaging process shows.
     assert later["tsw_messaging_metrics_time_seconds[]"] <= published_at
     assert [path.name for path in tmp_path.iterdir()] == ["metrics.prom"], "no partial file left behind"
+
+
+def test_a_private_snapshot_is_removed_and_so_are_those_of_dead_gateways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
+    orphaned = tmp_path / f"tsw-messaging-metrics-{dead.stdout.strip()}-abc"  # its process exited
+    alive = tmp_path / f"tsw-messaging-metrics-{os.getppid()}-def"  # a gateway still running
+    unrelated = tmp_path / "tsw-messaging-metrics-notapid"
+    for directory in (orphaned, alive, unrelated):
+        directory.mkdir()
+    with private_snapshot() as snapshot:
+        assert snapshot.path.parent.name.startswith(f"tsw-messaging-metrics-{os.getpid()}-")
+        snapshot.publish(b"# nothing\n")
+        assert snapshot.read() == b"# nothing\n"
+        mine = snapshot.path.parent
+    assert not mine.exists()
+    assert not orphaned.exists()
+    assert alive.exists() and unrelated.exists()
