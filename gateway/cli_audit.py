@@ -85,10 +85,10 @@ def checkpoints(
         engine = create_engine(settings.effective_database_url)
         try:
             async with UnitOfWorkFactory(engine)() as uow:
-                found = await uow.audit.checkpoints()
+                found = await uow.audit.checkpoints(after_seq=after)
         finally:
             await engine.dispose()
-        return checkpoint_lines(checkpoint for checkpoint in found if checkpoint.seq > after)
+        return checkpoint_lines(found)
 
     sys.stdout.buffer.write(asyncio.run(run()))
     sys.stdout.flush()

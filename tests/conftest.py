@@ -20,6 +20,7 @@ from gateway.bench.processes import free_ports as free_ports
 from gateway.bootstrap import Gateway, build_gateway
 from gateway.config import REPO_ROOT, Settings
 from gateway.localkafka import LocalKafka
+from gateway.store.postgres_databases import create_database, drop_database
 
 WCO_DIR = Path(os.environ.get("TSW_TEST_WCO_DIR", REPO_ROOT.parent / "shared" / "reference" / "wco-dms"))
 
@@ -125,20 +126,8 @@ async def backend_gateway(
 @asynccontextmanager
 async def fresh_postgres_database(base_url: str) -> AsyncIterator[str]:
     """A new empty database on the test server, dropped afterwards."""
-    import asyncpg
-
-    name = f"tsw_{uuid.uuid4().hex[:12]}"
-    dsn = base_url.replace("postgresql+asyncpg://", "postgresql://")
-    admin = await asyncpg.connect(dsn)
+    url = await create_database(base_url, prefix="tsw_")
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield url
     finally:
-        await admin.close()
-    try:
-        yield base_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        admin = await asyncpg.connect(dsn)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop_database(base_url, url)

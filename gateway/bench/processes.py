@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import httpx
 import psutil
 
 from gateway.config import Settings
+from gateway.store.postgres_databases import create_database, drop_database
 
 __all__ = [
     "create_client",
@@ -124,25 +124,13 @@ def create_client(data_dir: Path, *, name: str = "bench-trader", database_url: s
 
 @contextlib.contextmanager
 def fresh_postgres_database(server_url: str) -> Iterator[str]:
-    """A new empty database on the PostgreSQL server of `server_url` (any database on it: the
-    connection is made there), dropped on exit; its `postgresql+asyncpg` URL. Needs CREATEDB."""
-    import asyncpg
-
-    name = f"tsw_bench_{uuid.uuid4().hex[:12]}"
-    dsn = server_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-    async def run(statement: str) -> None:
-        admin = await asyncpg.connect(dsn)
-        try:
-            await admin.execute(statement)
-        finally:
-            await admin.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    """A new empty database on the PostgreSQL server of `server_url`, dropped on exit; its URL
+    (`gateway.store.postgres_databases`)."""
+    url = asyncio.run(create_database(server_url, prefix="tsw_bench_"))
     try:
-        yield server_url.rsplit("/", 1)[0] + f"/{name}"
+        yield url
     finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(drop_database(server_url, url))
 
 
 def rss_mb(process: psutil.Process) -> float:

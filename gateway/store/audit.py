@@ -135,8 +135,12 @@ class AuditRepository:
             for row in await self._connection.execute(query)
         ]
 
-    async def checkpoints(self) -> list[Checkpoint]:
-        query = select(audit_checkpoints).order_by(audit_checkpoints.c.seq)
+    async def checkpoints(self, *, after_seq: int = 0) -> list[Checkpoint]:
+        query = (
+            select(audit_checkpoints)
+            .where(audit_checkpoints.c.seq > after_seq)
+            .order_by(audit_checkpoints.c.seq)
+        )
         return [_checkpoint(row) for row in await self._connection.execute(query)]
 
     async def unchained_count(self) -> int:

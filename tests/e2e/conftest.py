@@ -20,8 +20,8 @@ from tests.conftest import WCO_DIR, free_port
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
-    """A failed test's report carries the end of the gateway's log (the processes' own account of a
-    503 or a stall is otherwise lost with the test's temporary directory)."""
+    """A failed test's report carries the end of each process log in its temporary directory, the
+    gateway's last (their own account of a 503 or a stall is otherwise lost with the directory)."""
     report: pytest.TestReport = yield
     tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
     if report.failed and isinstance(tmp_path, Path):
